@@ -1,0 +1,180 @@
+"""The classification reward model: any binary classifier's logit as the reward."""
+
+import inspect
+
+import numpy as np
+from scipy.special import logit
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import RewardModelMixin
+from ._pairwise import PairwiseTransformer
+from ._validation import check_comparisons, check_items
+
+_EPS = 1e-7  # clip probabilities so that their logit stays finite
+
+
+def _estimator_has(attr):
+    def check(self):
+        getattr(self.estimator_ if hasattr(self, "estimator_") else self.estimator, attr)
+        return True
+    return check
+
+
+def _has_raw_score(estimator):
+    """LightGBM's ``predict(..., raw_score=True)`` returns the exact logit."""
+    predict = getattr(estimator, "predict", None)
+    return predict is not None and "raw_score" in inspect.signature(predict).parameters
+
+
+class OrderConsistentClassifier(RewardModelMixin, ClassifierMixin, MetaEstimatorMixin,
+                                BaseEstimator):
+    """Classification reward model: a binary classifier of winners and losers.
+
+    Every comparison gives two rows: the preferred item labelled 1 and the
+    other labelled 0. ``estimator`` (any binary classifier) is fitted on
+    them, and its logit of "winner" is the reward. Sun, Shen & Ton (2025)
+    show this reward is order consistent and more robust to annotation noise
+    than the Bradley-Terry model.
+
+    Parameters
+    ----------
+    estimator : classifier
+        Binary classifier with ``fit`` and ``predict_proba`` or
+        ``decision_function`` (scikit-learn, ``LGBMClassifier``, a skorch
+        net, ...). It is cloned, never modified.
+    response_method : {"auto", "decision_function", "raw_score", "predict_proba"}, \
+default="auto"
+        How the reward is read from the classifier. ``"auto"`` takes the
+        first exact logit available: ``decision_function``, then LightGBM's
+        ``predict(raw_score=True)``, else ``logit(predict_proba)`` with
+        probabilities clipped to ``[1e-7, 1 - 1e-7]``.
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The fitted clone of ``estimator``.
+    classes_ : ndarray of shape (2,)
+        ``[0, 1]``: loser, winner.
+    n_features_in_ : int
+        Features of each item.
+
+    Examples
+    --------
+    >>> from lightgbm import LGBMClassifier
+    >>> from skreward import OrderConsistentClassifier, simulate_comparisons
+    >>> from skreward.datasets import make_preference_testbed
+    >>> data = make_preference_testbed(n_prompts=200, random_state=0)
+    >>> sim = simulate_comparisons(data.golden, data.groups, n_pairs=2000, beta=10,
+    ...                            random_state=0)
+    >>> model = OrderConsistentClassifier(LGBMClassifier(n_estimators=50, verbose=-1))
+    >>> model = model.fit(sim.take(data.X), sim.y)
+    >>> rewards = model.decision_function(data.X_test)
+    >>> rewards.shape == data.golden_test.shape
+    True
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit"])],
+        "response_method": [StrOptions({"auto", "decision_function", "raw_score",
+                                        "predict_proba"})],
+    }
+
+    def __init__(self, estimator, *, response_method="auto"):
+        self.estimator = estimator
+        self.response_method = response_method
+
+    def fit(self, X, y=None, **fit_params):
+        """Fit the classifier on the winners and losers of the comparisons.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2, n_features)
+            Comparisons.
+        y : array-like of shape (n_pairs,), default=None
+            1 where the first item is preferred (or -1/+1); ``None``: the
+            first item is always the preferred one.
+        **fit_params : dict
+            Passed to the classifier's ``fit``.
+
+        Returns
+        -------
+        self : OrderConsistentClassifier
+        """
+        self._validate_params()
+        X, y = check_comparisons(X, y)
+        X_items, y_items = PairwiseTransformer("pointwise").fit_resample(X, y)
+        self.estimator_ = clone(self.estimator).fit(X_items, y_items, **fit_params)
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = X.shape[2]
+        return self
+
+    def decision_function(self, X):
+        """The reward of items: the classifier's logit of being preferred.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_items, n_features)
+            Items.
+
+        Returns
+        -------
+        reward : ndarray of shape (n_items,)
+        """
+        check_is_fitted(self)
+        X = check_items(X, n_features=self.n_features_in_)
+        method = self._resolved_response_method()
+        if method == "decision_function":
+            return np.asarray(self.estimator_.decision_function(X), dtype=np.float64).ravel()
+        if method == "raw_score":
+            return np.asarray(self.estimator_.predict(X, raw_score=True), dtype=np.float64).ravel()
+        winner = list(self.estimator_.classes_).index(1)
+        proba = self.estimator_.predict_proba(X)[:, winner]
+        return logit(np.clip(proba, _EPS, 1 - _EPS))
+
+    def _resolved_response_method(self):
+        if self.response_method != "auto":
+            return self.response_method
+        if hasattr(self.estimator_, "decision_function"):
+            return "decision_function"
+        if _has_raw_score(self.estimator_):
+            return "raw_score"
+        return "predict_proba"
+
+    def predict(self, X):
+        """Classify items as winners (1) or losers (0).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_items, n_features)
+            Items.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_items,)
+        """
+        check_is_fitted(self)
+        return self.estimator_.predict(check_items(X, n_features=self.n_features_in_))
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Probability of each item being a loser (column 0) or a winner (column 1).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_items, n_features)
+            Items.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_items, 2)
+        """
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(check_items(X, n_features=self.n_features_in_))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags

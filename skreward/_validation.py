@@ -1,0 +1,95 @@
+"""Validation of comparisons, items, labels and prompt groups.
+
+Comparisons are 3-D, so scikit-learn's ``validate_data`` (which reads the
+number of features from ``X.shape[1]``) cannot record ``n_features_in_`` for
+them; these helpers wrap ``check_array`` and keep the same conventions.
+"""
+
+import numpy as np
+from sklearn.utils import check_array, column_or_1d
+
+
+def check_comparisons(X, y=None, *, input_name="X"):
+    """Return comparisons as a float array ``(n_pairs, 2, n_features)`` and labels in {0, 1}.
+
+    ``y=None`` means the first item of every comparison is the preferred one.
+    Labels in {-1, +1} or booleans are mapped to {0, 1}.
+    """
+    X = check_array(X, allow_nd=True, ensure_2d=False, dtype=np.float64,
+                    ensure_all_finite=True, ensure_min_samples=0, input_name=input_name)
+    if X.ndim != 3 or X.shape[1] != 2:
+        raise ValueError(
+            f"{input_name} must be comparisons of shape (n_pairs, 2, n_features); "
+            f"got an array of shape {X.shape}. Stack the two items of each "
+            "comparison on axis 1, e.g. np.stack([X_first, X_second], axis=1)."
+        )
+    if X.shape[0] == 0:
+        raise ValueError(f"{input_name} must contain at least one comparison; got 0.")
+    if X.shape[2] == 0:
+        raise ValueError(f"{input_name} must have at least one feature; got shape {X.shape}.")
+    return X, check_comparison_labels(y, len(X))
+
+
+def check_comparison_labels(y, n_pairs):
+    """Return labels as an int array in {0, 1} (1: the first item is preferred)."""
+    if y is None:
+        return np.ones(n_pairs, dtype=np.int64)
+    y = column_or_1d(y, warn=True)
+    if len(y) != n_pairs:
+        raise ValueError(
+            f"y must have one label per comparison: got {len(y)} labels for {n_pairs} comparisons."
+        )
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError("y contains NaN or infinity; labels must be in {0, 1} or {-1, 1}.")
+    values = set(np.unique(y).tolist())
+    if values <= {0, 1}:
+        return y.astype(np.int64)
+    if values <= {-1, 1}:
+        return (y == 1).astype(np.int64)
+    raise ValueError(
+        "y must hold labels in {0, 1} or {-1, 1} (1: the first item is preferred); "
+        f"got values {sorted(values)[:5]}."
+    )
+
+
+def check_items(X, *, n_features=None, input_name="X"):
+    """Return items as a float array ``(n_items, n_features)``."""
+    X = check_array(X, allow_nd=True, dtype=np.float64, ensure_all_finite=True,
+                    input_name=input_name)
+    if X.ndim != 2:
+        raise ValueError(
+            f"{input_name} must be items of shape (n_items, n_features); got an array of "
+            f"shape {X.shape}. Score comparisons with `score`, or pass X[:, 0] and X[:, 1]."
+        )
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"{input_name} has {X.shape[1]} features, but the model was fitted on "
+            f"{n_features} features."
+        )
+    return X
+
+
+def check_groups(groups, n_items, *, input_name="groups"):
+    """Return prompt ids as a 1-D array of length ``n_items``."""
+    if groups is None:
+        raise ValueError(
+            f"{input_name} is required: pass the prompt id of every item "
+            "(with metadata routing: enable it and request groups)."
+        )
+    groups = column_or_1d(groups)
+    if len(groups) != n_items:
+        raise ValueError(
+            f"{input_name} must have one prompt id per item: got {len(groups)} for {n_items} items."
+        )
+    return groups
+
+
+def check_rewards(values, n_items, *, input_name):
+    """Return a finite 1-D float array of length ``n_items``."""
+    values = column_or_1d(check_array(values, ensure_2d=False, dtype=np.float64,
+                                      ensure_all_finite=True, input_name=input_name))
+    if len(values) != n_items:
+        raise ValueError(
+            f"{input_name} must have one value per item: got {len(values)} for {n_items} items."
+        )
+    return values

@@ -1,0 +1,13 @@
+"""Metrics for reward models: order consistency and Best-of-N selection."""
+
+from ._best_of_n import (best_of_n_curve, best_of_n_report, best_of_n_score,
+                         prompt_spearman_score)
+from ._order import order_consistency_score
+
+__all__ = [
+    "best_of_n_curve",
+    "best_of_n_report",
+    "best_of_n_score",
+    "order_consistency_score",
+    "prompt_spearman_score",
+]

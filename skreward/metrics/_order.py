@@ -1,0 +1,38 @@
+"""Order consistency: how often a reward orders comparisons as the labels do."""
+
+import numpy as np
+from sklearn.utils import check_consistent_length
+
+from .._validation import check_comparison_labels, check_rewards
+
+
+def order_consistency_score(y_true, y_score, *, sample_weight=None):
+    """Fraction of comparisons whose reward order agrees with the label.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_pairs,) or None
+        1 (or +1) where the first item is preferred, 0 (or -1) where the second
+        is. ``None`` means the first item is always the preferred one.
+    y_score : array-like of shape (n_pairs,)
+        ``r(first) - r(second)``, or any score whose sign says which item the
+        model prefers. A zero (a tie) counts one half.
+    sample_weight : array-like of shape (n_pairs,), default=None
+        Weight of each comparison.
+
+    Returns
+    -------
+    score : float
+        In [0, 1]; 0.5 is chance, 1 is perfect order consistency.
+
+    Examples
+    --------
+    >>> from skreward.metrics import order_consistency_score
+    >>> order_consistency_score([1, 0, 1, 1], [2.0, -1.0, -0.5, 0.0])
+    0.625
+    """
+    y_score = check_rewards(y_score, len(np.ravel(y_score)), input_name="y_score")
+    y = check_comparison_labels(y_true, len(y_score))
+    check_consistent_length(y, y_score, sample_weight)
+    agree = np.where(y_score == 0, 0.5, (y_score > 0) == (y == 1))
+    return float(np.average(agree, weights=sample_weight))

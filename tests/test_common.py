@@ -1,0 +1,115 @@
+"""scikit-learn's estimator checks over every estimator, and their comparison-aware twins.
+
+scikit-learn's checks feed 2-D ``X`` to ``fit``. Reward models fit 3-D
+comparisons ``(n_pairs, 2, n_features)``, so the checks that fit on 2-D data
+are expected failures, each with its reason below; the API checks (cloning,
+parameters, tags, repr) run as they are. The same properties are then checked
+on comparisons by ``test_reward_model_*`` below.
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skreward import OrderConsistentClassifier, PairwiseTransformer
+
+FITS_2D = ("scikit-learn's check fits on 2-D items; fit takes 3-D comparisons "
+           "(n_pairs, 2, n_features), and the property is checked on comparisons in "
+           "test_reward_model_* / the behaviour tests")
+FIT_ON_2D_CHECKS = [
+    "check_fit_score_takes_y", "check_estimators_overwrite_params",
+    "check_dont_overwrite_parameters", "check_estimators_fit_returns_self",
+    "check_readonly_memmap_input", "check_n_features_in_after_fitting",
+    "check_positive_only_tag_during_fit", "check_estimators_dtypes", "check_dtype_object",
+    "check_pipeline_consistency", "check_estimators_nan_inf", "check_estimators_pickle",
+    "check_f_contiguous_array_estimator", "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance", "check_fit2d_1sample", "check_fit2d_1feature",
+    "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
+    "check_n_features_in", "check_fit2d_predict1d", "check_transformer_data_not_an_array",
+    "check_transformer_general", "check_transformer_preserve_dtypes",
+]
+CLASSIFIER_ONLY = {
+    "check_classifier_data_not_an_array": FITS_2D,
+    "check_classifiers_classes": FITS_2D,
+    "check_classifiers_train": FITS_2D,
+    "check_supervised_y_2d": FITS_2D,
+    "check_decision_proba_consistency": FITS_2D,
+    "check_classifiers_one_label_sample_weights": FITS_2D,
+    "check_requires_y_none": "y=None is valid: it means the first item of every comparison "
+                             "is the preferred one",
+    "check_classifiers_one_label": "a single label value is valid (e.g. all 1: chosen-first "
+                                   "data); winners and losers always give two classes",
+    "check_classifiers_regression_target": "fit rejects continuous labels with its own "
+                                           "message ('labels in {0, 1} or {-1, 1}')",
+    "check_classifier_not_supporting_multiclass": "labels are comparison outcomes, binary "
+                                                  "by design; multi-class y is rejected "
+                                                  "with a message about comparison labels",
+}
+
+
+def expected_failed_checks(estimator):
+    failures = dict.fromkeys(FIT_ON_2D_CHECKS, FITS_2D)
+    if isinstance(estimator, OrderConsistentClassifier):
+        failures |= CLASSIFIER_ONLY
+    return failures
+
+
+ESTIMATORS = [
+    OrderConsistentClassifier(LogisticRegression()),
+    PairwiseTransformer("pointwise"),
+    PairwiseTransformer("difference"),
+]
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+REWARD_MODELS = [OrderConsistentClassifier(LogisticRegression())]
+
+
+@pytest.fixture
+def small_comparisons():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 2, 4))
+    y = (X[:, 0, 0] - X[:, 1, 0] + 0.3 * rng.normal(size=60) > 0).astype(int)
+    return X, y
+
+
+@pytest.mark.parametrize("model", REWARD_MODELS, ids=lambda m: type(m).__name__)
+def test_reward_model_fit_is_idempotent_and_returns_self(model, small_comparisons):
+    X, y = small_comparisons
+    model = clone(model)
+    params = model.get_params()
+    assert model.fit(X, y) is model
+    first = model.decision_function(X[:, 0])
+    np.testing.assert_allclose(model.fit(X, y).decision_function(X[:, 0]), first)
+    assert model.get_params().keys() == params.keys() and model.n_features_in_ == 4
+
+
+@pytest.mark.parametrize("model", REWARD_MODELS, ids=lambda m: type(m).__name__)
+def test_reward_model_pickles_and_scores_subsets_alike(model, small_comparisons):
+    X, y = small_comparisons
+    model = clone(model).fit(X, y)
+    items = X[:, 1]
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_allclose(restored.decision_function(items), model.decision_function(items))
+    np.testing.assert_allclose(model.decision_function(items[:7]), model.decision_function(items)[:7],
+                               rtol=1e-6)
+    assert 0.5 < model.score(X, y) <= 1
+
+
+@pytest.mark.parametrize("model", REWARD_MODELS, ids=lambda m: type(m).__name__)
+def test_reward_model_rejects_nan_and_2d_comparisons(model, small_comparisons):
+    X, y = small_comparisons
+    bad = X.copy()
+    bad[3, 1, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clone(model).fit(bad, y)
+    with pytest.raises(ValueError, match=r"comparisons of shape \(n_pairs, 2, n_features\)"):
+        clone(model).fit(X[:, 0], y)
