@@ -1,14 +1,18 @@
 """skreward: reward models from preference comparisons, scikit-learn style."""
 
+from ._annotator import SimulatedAnnotator
 from ._classification import OrderConsistentClassifier
 from ._pairwise import PairwiseTransformer
 from ._simulation import SimulatedComparisons, simulate_comparisons
+from .metrics import BestOfNScorer
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BestOfNScorer",
     "OrderConsistentClassifier",
     "PairwiseTransformer",
+    "SimulatedAnnotator",
     "SimulatedComparisons",
     "simulate_comparisons",
 ]

@@ -1,9 +1,6 @@
 """The reward-model protocol shared by every reward model of skreward."""
 
-import numpy as np
-
-from ._validation import check_comparisons
-from .metrics import order_consistency_score
+from .metrics import order_consistency_scorer
 
 
 class RewardModelMixin:
@@ -30,10 +27,7 @@ class RewardModelMixin:
         score : float
             Fraction of comparisons ordered as the labels say (ties count half).
         """
-        X, y = check_comparisons(X, y)
-        reward = np.asarray(self.decision_function(X.reshape(-1, X.shape[2]))).reshape(-1, 2)
-        return order_consistency_score(y, reward[:, 0] - reward[:, 1],
-                                       sample_weight=sample_weight)
+        return order_consistency_scorer(self, X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -102,6 +102,8 @@ def simulate_comparisons(golden, groups=None, *, n_pairs, pairing="same_prompt",
     True
     """
     golden = check_rewards(golden, len(np.ravel(golden)), input_name="golden")
+    if len(golden) < 2:
+        raise ValueError(f"golden must hold at least two items to compare; got n_samples={len(golden)}.")
     if pairing not in PAIRINGS:
         raise ValueError(f"pairing must be one of {PAIRINGS}; got {pairing!r}.")
     if link not in LINKS:

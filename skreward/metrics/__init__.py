@@ -2,12 +2,15 @@
 
 from ._best_of_n import (best_of_n_curve, best_of_n_report, best_of_n_score,
                          prompt_spearman_score)
-from ._order import order_consistency_score
+from ._order import order_consistency_score, order_consistency_scorer
+from ._scorer import BestOfNScorer
 
 __all__ = [
+    "BestOfNScorer",
     "best_of_n_curve",
     "best_of_n_report",
     "best_of_n_score",
     "order_consistency_score",
+    "order_consistency_scorer",
     "prompt_spearman_score",
 ]

@@ -32,6 +32,16 @@ def _padded_table(y_true, y_score, groups):
     return golden, score, counts
 
 
+def _check_candidates(golden, score, counts):
+    if counts.min() < 2:
+        raise ValueError(
+            f"groups: Best-of-N needs at least two candidates per prompt; {np.sum(counts < 2)} "
+            "prompts have one. Drop them, or make sure every test fold keeps whole prompts "
+            "(GroupKFold with groups=prompt ids)."
+        )
+    return golden, score, counts
+
+
 def _subsets(counts, n, n_repeats, rng):
     """Indices (n_repeats, n_prompts, n) of random n-candidate subsets of each prompt."""
     if n > counts.min():
@@ -134,7 +144,7 @@ def best_of_n_report(y_true, y_score, groups, *, n=None, n_repeats=20, random_st
     >>> report.golden, report.improvement, report.oracle_improvement, report.oracle_fraction
     (2.0, 0.0, 1.0, 0.0)
     """
-    golden, score, counts = _padded_table(y_true, y_score, groups)
+    golden, score, counts = _check_candidates(*_padded_table(y_true, y_score, groups))
     if n is None:
         idx = np.broadcast_to(np.arange(golden.shape[1]), (1,) + golden.shape)
     else:
@@ -176,7 +186,7 @@ def best_of_n_curve(y_true, y_score, groups, *, ns=(2, 4, 8, 16), n_repeats=100,
     >>> bool(np.all(np.diff(curve.improvement) > 0)), curve.oracle_fraction.tolist()
     (True, [1.0, 1.0, 1.0])
     """
-    golden, score, counts = _padded_table(y_true, y_score, groups)
+    golden, score, counts = _check_candidates(*_padded_table(y_true, y_score, groups))
     rng = check_random_state(random_state)
     rows = [_summary(*_best_of_n(golden, score, _subsets(counts, int(n), n_repeats, rng)))
             for n in ns]

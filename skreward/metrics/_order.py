@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.utils import check_consistent_length
 
-from .._validation import check_comparison_labels, check_rewards
+from .._validation import check_comparison_labels, check_comparisons, check_rewards
 
 
 def order_consistency_score(y_true, y_score, *, sample_weight=None):
@@ -36,3 +36,45 @@ def order_consistency_score(y_true, y_score, *, sample_weight=None):
     check_consistent_length(y, y_score, sample_weight)
     agree = np.where(y_score == 0, 0.5, (y_score > 0) == (y == 1))
     return float(np.average(agree, weights=sample_weight))
+
+
+def order_consistency_scorer(estimator, X, y=None, *, sample_weight=None):
+    """Scorer for real comparisons: order consistency of the reward model.
+
+    For searches on comparisons ``(n_pairs, 2, n_features)`` without a golden
+    reward; ``y=None`` means the first item is always preferred.
+
+    Parameters
+    ----------
+    estimator : reward model
+        Fitted; its ``decision_function`` scores items.
+    X : array-like of shape (n_pairs, 2, n_features)
+        Held-out comparisons.
+    y : array-like of shape (n_pairs,), default=None
+        1 where the first item is preferred.
+    sample_weight : array-like of shape (n_pairs,), default=None
+        Weight of each comparison.
+
+    Returns
+    -------
+    score : float
+        Fraction of comparisons ordered as labelled (ties count half).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import cross_val_score
+    >>> from skreward import OrderConsistentClassifier
+    >>> from skreward.metrics import order_consistency_scorer
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 2, 3))
+    >>> X = np.where((X[:, 0, :1] > X[:, 1, :1])[:, :, None], X, X[:, ::-1])  # chosen first
+    >>> scores = cross_val_score(OrderConsistentClassifier(LogisticRegression()), X,
+    ...                          scoring=order_consistency_scorer, cv=3)
+    >>> bool(scores.min() > 0.8)
+    True
+    """
+    X, y = check_comparisons(X, y)
+    reward = np.asarray(estimator.decision_function(X.reshape(-1, X.shape[2]))).reshape(-1, 2)
+    return order_consistency_score(y, reward[:, 0] - reward[:, 1], sample_weight=sample_weight)

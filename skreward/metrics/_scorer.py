@@ -1,0 +1,86 @@
+"""Scorers for model selection: Best-of-N with a golden reward, order consistency without."""
+
+import numpy as np
+from sklearn.utils.metadata_routing import MetadataRequest
+
+from ._best_of_n import METRICS, best_of_n_score
+
+
+class BestOfNScorer:
+    """Best-of-N scorer for ``GridSearchCV``, ``cross_validate`` and friends.
+
+    Scores a reward model on held-out items with golden rewards ``y``: per
+    prompt, the candidate of highest ``decision_function`` is picked and
+    judged by :func:`~skreward.metrics.best_of_n_score`. It needs the prompt
+    ``groups`` of the test fold, which scikit-learn passes through metadata
+    routing: call ``sklearn.set_config(enable_metadata_routing=True)``; the
+    scorer requests ``groups`` itself.
+
+    A scorer that cannot score raises (it never returns NaN); scikit-learn's
+    searches turn a raising scorer into ``error_score=np.nan`` with a warning,
+    so use ``error_score="raise"`` while developing.
+
+    Parameters
+    ----------
+    n : int, sequence of int or None, default=16
+        Candidates per prompt. A sequence averages the score over several N.
+        ``None`` uses all candidates of each prompt.
+    metric : {"improvement", "golden", "oracle_fraction"}, default="improvement"
+        See :func:`~skreward.metrics.best_of_n_score`.
+    n_repeats : int, default=20
+        Random candidate subsets per prompt and N.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the subsets. Fixed by default so that every candidate of a
+        search is judged on the same subsets.
+
+    Examples
+    --------
+    >>> import sklearn
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import GroupKFold, cross_val_score
+    >>> from skreward import BestOfNScorer, OrderConsistentClassifier, SimulatedAnnotator
+    >>> from skreward.datasets import make_preference_testbed
+    >>> data = make_preference_testbed(n_prompts=100, random_state=0)
+    >>> model = SimulatedAnnotator(OrderConsistentClassifier(LogisticRegression()),
+    ...                            n_pairs=1000, beta=10, random_state=0)
+    >>> with sklearn.config_context(enable_metadata_routing=True):
+    ...     scores = cross_val_score(model, data.X, data.golden, params={"groups": data.groups},
+    ...                              cv=GroupKFold(3), scoring=BestOfNScorer(n=8))
+    >>> bool(scores.min() > 0)
+    True
+    """
+
+    def __init__(self, n=16, *, metric="improvement", n_repeats=20, random_state=0):
+        self.n = n
+        self.metric = metric
+        self.n_repeats = n_repeats
+        self.random_state = random_state
+
+    def __call__(self, estimator, X, y, groups=None):
+        """Best-of-N score of ``estimator`` on items ``X`` with golden rewards ``y``."""
+        if groups is None:
+            raise ValueError(
+                "BestOfNScorer needs the prompt groups of the test fold. Enable metadata "
+                "routing with sklearn.set_config(enable_metadata_routing=True) and pass "
+                "groups to fit (e.g. search.fit(X, y, groups=prompt_ids)), or call the "
+                "scorer with groups=..."
+            )
+        if self.metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}; got {self.metric!r}.")
+        reward = estimator.decision_function(X)
+        ns = self.n if np.iterable(self.n) else [self.n]
+        return float(np.mean([
+            best_of_n_score(y, reward, groups, n=n, metric=self.metric,
+                            n_repeats=self.n_repeats, random_state=self.random_state)
+            for n in ns
+        ]))
+
+    def get_metadata_routing(self):
+        """The scorer requests ``groups`` (scikit-learn metadata routing)."""
+        request = MetadataRequest(owner=type(self).__name__)
+        request.score.add_request(param="groups", alias=True)
+        return request
+
+    def __repr__(self):
+        return (f"BestOfNScorer(n={self.n!r}, metric={self.metric!r}, "
+                f"n_repeats={self.n_repeats}, random_state={self.random_state!r})")
