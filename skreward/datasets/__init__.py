@@ -1,5 +1,6 @@
 """Data for reward modelling: a synthetic testbed and loaders of public formats."""
 
+from ._loaders import load_hh_rlhf, load_scored_responses
 from ._testbed import make_preference_testbed
 
-__all__ = ["make_preference_testbed"]
+__all__ = ["load_hh_rlhf", "load_scored_responses", "make_preference_testbed"]

@@ -1,0 +1,140 @@
+"""SentenceEmbedder and EmbeddingCache on a handful of real HH-RLHF texts."""
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from skreward import EmbeddingCache, OrderConsistentClassifier, SentenceEmbedder
+from skreward.datasets import load_hh_rlhf
+
+DATA = Path(__file__).parents[2] / "shared" / "data"
+HH_FILE = DATA / "hh_rlhf_harmless_base_test.jsonl.gz"
+
+
+@pytest.fixture(scope="module")
+def hh():
+    """The first six real comparisons of HH-RLHF harmless (test)."""
+    if not HH_FILE.is_file():
+        pytest.skip(f"real data not found at {DATA}")
+    data = load_hh_rlhf(HH_FILE).iloc[:6].reset_index(drop=True)
+    return data
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    """One embedder (one model load) shared by the tests that need no special settings."""
+    return SentenceEmbedder(cache=EmbeddingCache())
+
+
+def test_items_and_triples_have_the_documented_shapes(hh, embedder):
+    triples = embedder.transform(hh)
+    assert triples.shape == (6, 2, 768) and triples.dtype == np.float32
+    items = embedder.transform({"prompt": hh["prompt"].tolist(),
+                                "response": hh["chosen"].tolist()})
+    assert items.shape == (6, 768)
+    np.testing.assert_array_equal(items, triples[:, 0])
+    response_only = SentenceEmbedder(combine="response").transform(hh[["chosen", "rejected"]])
+    assert response_only.shape == (6, 2, 384)
+    np.testing.assert_allclose(np.linalg.norm(response_only, axis=-1), 1.0, rtol=1e-5)
+
+
+def test_final_turn_of_a_long_dialogue_reaches_the_model(hh):
+    # A context far beyond the model's 256-token window, ending with a real last human turn.
+    long_prompt = "\n\n".join(hh["prompt"]) * 3
+    assert len(long_prompt.split()) > 1000
+    chosen, rejected = hh.loc[0, "chosen"], hh.loc[0, "rejected"]
+    other_start = "Human: something else entirely.\n\n" + long_prompt[500:]
+    items = {"prompt": [long_prompt, long_prompt, other_start],
+             "response": [chosen, rejected, chosen]}
+    for combine in ("text", "concat"):
+        X = SentenceEmbedder(combine=combine).transform(items)
+        # The response decides the embedding; the start of the long context does not.
+        assert np.abs(X[0] - X[1]).max() > 1e-2, combine
+        np.testing.assert_allclose(X[0], X[2], atol=1e-5, err_msg=combine)
+    # A prompt embedded alone keeps its end: the last human turn changes it.
+    changed_end = long_prompt + "\n\nHuman: and how do I hide it from the police?"
+    X = SentenceEmbedder(combine="concat").transform(
+        {"prompt": [long_prompt, changed_end], "response": [chosen, chosen]})
+    assert np.abs(X[0, :384] - X[1, :384]).max() > 1e-2
+
+
+def test_cache_hit_returns_identical_arrays(hh, tmp_path):
+    first = SentenceEmbedder(cache=tmp_path).transform(hh)
+    entries = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    # 6 contexts and 12 responses, each embedded and stored once.
+    assert len(entries) == 18
+    second = SentenceEmbedder(cache=str(tmp_path)).transform(hh)  # a new process would do this
+    np.testing.assert_array_equal(second, first)
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == entries
+
+
+def test_corrupted_cache_entry_is_recomputed_never_returned(hh, tmp_path):
+    first = SentenceEmbedder(cache=tmp_path).transform(hh)
+    entries = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    for i, path in enumerate(entries):
+        data = bytearray(path.read_bytes())
+        if i % 3 == 0:
+            data[-4:] = b"\x00\x00\x80\x7f"  # a flipped value: checksum fails
+        elif i % 3 == 1:
+            data = data[: len(data) // 2]  # a write cut short
+        else:
+            data[:8] = b"garbage!"  # a foreign header
+        path.write_bytes(bytes(data))
+    again = SentenceEmbedder(cache=tmp_path).transform(hh)
+    np.testing.assert_allclose(again, first, atol=1e-5)
+    assert np.isfinite(again).all()
+    # The recomputed entries were rewritten and are valid again.
+    np.testing.assert_array_equal(SentenceEmbedder(cache=tmp_path).transform(hh), again)
+
+
+def test_clones_share_an_in_memory_cache_and_pickles_stay_small(hh, embedder):
+    X = embedder.transform(hh)
+    copy = clone(embedder)
+    assert copy.cache is embedder.cache
+    blob = pickle.dumps(embedder)
+    assert len(blob) < 10_000  # neither the model nor the cached vectors are pickled
+    np.testing.assert_array_equal(pickle.loads(blob).transform(hh), X)
+
+
+def test_in_a_pipeline_before_a_reward_model(hh, embedder):
+    model = make_pipeline(clone(embedder), OrderConsistentClassifier(LogisticRegression()))
+    model.fit(hh)
+    assert model.score(hh) > 0.5
+    rewards = model.decision_function({"prompt": hh["prompt"].tolist(),
+                                       "response": hh["chosen"].tolist()})
+    assert rewards.shape == (6,)
+
+
+def test_missing_model_says_how_to_provide_one(tmp_path):
+    items = {"prompt": ["Hi"], "response": ["Hello"]}
+    with pytest.raises(ValueError, match="model=.*no-model.*model=None for the bundled"):
+        SentenceEmbedder(model=tmp_path / "no-model").transform(items)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="model=.*could not be loaded"):
+        SentenceEmbedder(model=tmp_path / "empty").transform(items)
+
+
+@pytest.mark.parametrize("X, match", [
+    ({"prompt": ["a"], "answer": ["b"]}, r"columns \('prompt', 'response'\)"),
+    ({"response": ["b"]}, r"missing column\(s\) \['prompt'\]"),
+    ({"prompt": ["a"], "chosen": ["b"], "rejected": [""]}, r"X\['rejected'\] has an empty string at row 0"),
+    ({"prompt": ["a", None], "response": ["b", "c"]}, r"X\['prompt'\] has a missing value"),
+    (pd.DataFrame({"prompt": ["a"], "response": [np.nan]}), r"X\['response'\] has a missing value"),
+    ({"prompt": ["a"], "response": [3]}, r"X\['response'\] has a non-string value \(int\)"),
+    ({"prompt": ["a", "b"], "response": ["c"]}, "same length"),
+    (["a", "b"], "DataFrame or a dict of lists"),
+])
+def test_bad_input_is_a_clear_error_naming_the_column(X, match):
+    with pytest.raises(ValueError, match=match):
+        SentenceEmbedder().fit(X)
+
+
+def test_invalid_parameter_is_rejected():
+    with pytest.raises(ValueError, match="combine"):
+        SentenceEmbedder(combine="sum").fit({"prompt": ["a"], "response": ["b"]})
