@@ -1,0 +1,41 @@
+"""The ``skreward`` command: ``skreward run`` a grid, ``skreward report`` its results."""
+
+import argparse
+import sys
+
+
+def main(argv=None):
+    """Entry point of the ``skreward`` console command."""
+    parser = argparse.ArgumentParser(
+        prog="skreward", description="Reproduce the reward-model experiments of Sun et al. (2025).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a grid (resumes where a stopped run ended), "
+                                          "then write the report")
+    run.add_argument("grid", nargs="?", default="quick",
+                     help="preset 'quick' (minutes) or 'paper' (hours), or a JSON grid file")
+    run.add_argument("--data", help=".npz with X, golden, groups (and optionally X_test, "
+                                    "golden_test, groups_test); default: the synthetic testbed")
+    run.add_argument("--output", default="skreward-results", help="results folder")
+    run.add_argument("--n-jobs", type=int, default=1, help="cells run at once (joblib)")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    report = commands.add_parser("report", help="write report.md and figures from results.csv")
+    report.add_argument("--output", default="skreward-results", help="results folder")
+    args = parser.parse_args(argv)
+
+    from . import run_experiments, write_report
+
+    try:
+        if args.command == "run":
+            run_experiments(args.grid, data=args.data, output=args.output, n_jobs=args.n_jobs,
+                            progress=not args.no_progress)
+        path = write_report(args.output)
+    except ValueError as error:
+        parser.exit(2, f"skreward: error: {error}\n")
+    print(f"report: {path}")
+    print("\n".join(path.read_text().split("## Findings of the paper, checked")[1]
+                    .split("\n## ")[0].strip().splitlines()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

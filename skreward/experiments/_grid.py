@@ -1,0 +1,142 @@
+"""Experiment grids: presets, user files, and the reward models they name."""
+
+import json
+from pathlib import Path
+
+from sklearn.model_selection import ParameterGrid
+
+from .._simulation import LINKS, PAIRINGS
+
+MODELS = ("BT-MLP", "CLF-MLP", "CLF-LGB", "BT-linear")
+_KEYS = {"model", "beta", "n_pairs", "pairing", "seed", "link"}
+
+# The paper's findings each need one factor to vary; a union of small grids
+# (one per figure) costs far less than their full product.
+PRESETS = {
+    "quick": {
+        "description": "One small grid per finding of the paper; minutes on 2 cores.",
+        "dataset": {"n_prompts": 600, "n_test_prompts": 40, "n_candidates": 64},
+        "mlp": {"hidden_layer_sizes": [128, 64], "max_epochs": 30},
+        "grid": [
+            {"model": list(MODELS[:3]), "beta": [0.3, 1.0, 3.0, 10.0], "n_pairs": [3000],
+             "pairing": ["same_prompt", "cross_prompt"], "seed": [0, 1]},
+            {"model": list(MODELS[:3]), "beta": [1.0], "n_pairs": [500, 1000, 6000],
+             "pairing": ["same_prompt"], "seed": [0, 1]},
+            {"model": list(MODELS[:3]), "beta": [1.0], "n_pairs": [3000],
+             "pairing": ["similar", "diverse"], "seed": [0, 1]},
+        ],
+    },
+    "paper": {
+        "description": "The paper's grid at full size (hours: see the README for the estimate).",
+        "dataset": {"n_prompts": 4000, "n_test_prompts": 200, "n_candidates": 500},
+        "mlp": {"hidden_layer_sizes": [1024, 512], "max_epochs": 100},
+        "grid": [
+            {"model": list(MODELS[:3]),
+             "beta": [0.1, 0.3, 0.5, 0.7, 1.0, 2.0, 3.0, 5.0, 10.0],
+             "n_pairs": [5000, 10000, 20000, 40000],
+             "pairing": ["same_prompt", "cross_prompt"], "seed": list(range(5))},
+            {"model": list(MODELS[:3]), "beta": [0.3, 1.0, 10.0], "n_pairs": [20000],
+             "pairing": ["similar", "diverse"], "seed": list(range(5))},
+        ],
+    },
+}
+
+
+def load_grid(spec):
+    """A grid as a dict: a preset name, a path to a JSON file, or a dict already.
+
+    The JSON file (or dict) has ``grid``: a dict, or a list of dicts, mapping
+    ``model``, ``beta``, ``n_pairs``, ``pairing``, ``seed`` (and optionally
+    ``link``) to lists of values; and optionally ``dataset`` (keyword
+    arguments of :func:`~skreward.datasets.make_preference_testbed`) and
+    ``mlp`` (settings of the MLP reward models).
+    """
+    if isinstance(spec, dict):
+        grid = spec
+    elif str(spec) in PRESETS:
+        grid = PRESETS[str(spec)]
+    else:
+        path = Path(spec)
+        if not path.is_file():
+            raise ValueError(f"grid must be a preset {tuple(PRESETS)} or a JSON file; "
+                             f"{str(spec)!r} is neither.")
+        try:
+            grid = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"grid file {path} is not valid JSON: {error}") from None
+    return _check_grid(grid)
+
+
+def _check_grid(grid):
+    if not isinstance(grid, dict) or "grid" not in grid:
+        raise ValueError("grid must be a JSON object with a 'grid' entry (a dict or a list of dicts).")
+    parts = grid["grid"] if isinstance(grid["grid"], list) else [grid["grid"]]
+    for part in parts:
+        if not isinstance(part, dict):
+            raise ValueError(f"grid: each part must be an object of lists; got {part!r}.")
+        missing, unknown = _KEYS - {"link"} - part.keys(), part.keys() - _KEYS
+        if missing or unknown:
+            raise ValueError(f"grid: each part needs {sorted(_KEYS - {'link'})} (and may set "
+                             f"'link'); missing {sorted(missing)}, unknown {sorted(unknown)}.")
+        for key, values in part.items():
+            if not isinstance(values, list) or not values:
+                raise ValueError(f"grid: {key!r} must be a non-empty list; got {values!r}.")
+        _check_values(part)
+    return {**grid, "grid": parts}
+
+
+def _check_values(part):
+    bad = {"model": [m for m in part["model"] if m not in MODELS],
+           "pairing": [p for p in part["pairing"] if p not in PAIRINGS],
+           "link": [v for v in part.get("link", []) if v not in LINKS],
+           "beta": [b for b in part["beta"] if not isinstance(b, (int, float)) or b < 0],
+           "n_pairs": [n for n in part["n_pairs"] if not isinstance(n, int) or n < 1],
+           "seed": [s for s in part["seed"] if not isinstance(s, int)]}
+    for key, values in bad.items():
+        if values:
+            raise ValueError(f"grid: invalid {key} values {values}; see skreward.experiments "
+                             f"(models {MODELS}, pairings {PAIRINGS}).")
+
+
+def grid_cells(grid):
+    """Every distinct cell of the grid, as dicts, in a stable order."""
+    cells, seen = [], set()
+    for cell in ParameterGrid(grid["grid"]):
+        cell = {"link": "logistic", **cell}
+        key = cell_key(cell)
+        if key not in seen:
+            seen.add(key)
+            cells.append(cell)
+    return cells
+
+
+def cell_key(cell):
+    """A cell's identity in the results file."""
+    return (str(cell["model"]), float(cell["beta"]), int(cell["n_pairs"]), str(cell["pairing"]),
+            int(cell["seed"]), str(cell.get("link", "logistic")))
+
+
+def make_model(name, seed, mlp=None):
+    """The reward model a grid names, seeded."""
+    from lightgbm import LGBMClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from .. import OrderConsistentClassifier, PairwiseTransformer
+
+    if name == "CLF-LGB":
+        return OrderConsistentClassifier(LGBMClassifier(verbose=-1, random_state=seed, n_jobs=1))
+    if name == "BT-linear":
+        return make_pipeline(PairwiseTransformer("difference"),
+                             LogisticRegression(fit_intercept=False))
+    return _make_mlp(name, seed, dict(mlp or {}))
+
+
+def _make_mlp(name, seed, mlp):
+    from .. import BTRegressor, MLPRewardClassifier, OrderConsistentClassifier
+
+    hidden = tuple(mlp.pop("hidden_layer_sizes", (1024, 512)))
+    if name == "BT-MLP":
+        return BTRegressor(hidden_layer_sizes=hidden, random_state=seed, **mlp)
+    return OrderConsistentClassifier(MLPRewardClassifier(hidden_layer_sizes=hidden,
+                                                         random_state=seed, **mlp))

@@ -1,0 +1,121 @@
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skreward.datasets import make_preference_testbed
+from skreward.experiments import PRESETS, load_grid, run_experiments, write_report
+
+TINY = {"dataset": {"n_prompts": 60, "n_test_prompts": 6, "n_candidates": 16},
+        "grid": [{"model": ["CLF-LGB", "BT-linear"], "beta": [0.3, 10.0], "n_pairs": [300, 600],
+                  "pairing": ["same_prompt", "cross_prompt"], "seed": [0]},
+                 {"model": ["BT-linear"], "beta": [1.0], "n_pairs": [300],
+                  "pairing": ["similar", "diverse"], "seed": [0]}]}
+
+
+def _rows(folder):
+    with open(Path(folder) / "results.csv", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_tiny_grid_writes_results_report_and_figures(tmp_path):
+    rows = run_experiments(TINY, output=tmp_path, progress=False)
+    assert len(rows) == 18 and len(_rows(tmp_path)) == 18
+    clean = [float(r["improvement"]) for r in rows if r["beta"] == "10.0"]
+    assert np.mean(clean) > 0.05
+    assert all(0 <= float(r["annotation_error_rate"]) <= 0.6 for r in rows)
+    report = write_report(tmp_path).read_text()
+    for figure in ["fig1_models.png", "fig2_error_rate.png", "fig3_n_pairs.png", "fig4_pairing.png",
+                   "fig5_similar_diverse.png", "fig6_delta.png", "fig_best_of_n_curve.png"]:
+        assert f"]({figure})" in report and (tmp_path / figure).stat().st_size > 5000
+    assert "Cross-prompt ahead of same-prompt" in report
+
+
+def test_rerun_skips_finished_cells_and_recovers_a_cut_line(tmp_path):
+    run_experiments(TINY, output=tmp_path, progress=False)
+    path = tmp_path / "results.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-3]) + lines[-3][:25])  # last two cells lost, one cut
+    run_experiments(TINY, output=tmp_path, progress=False)
+    rows = _rows(tmp_path)
+    complete = [r for r in rows if None not in r.values()]
+    assert len(complete) == 18
+    assert len({(r["model"], r["beta"], r["n_pairs"], r["pairing"]) for r in complete}) == 18
+    assert [r["improvement"] for r in complete[:15]] == \
+        [line.split(",")[list(rows[0]).index("improvement")] for line in lines[1:16]]
+
+
+def test_killed_command_resumes_without_losing_or_repeating_cells(tmp_path):
+    grid = dict(TINY, grid=[{"model": ["CLF-LGB"], "beta": [0.3, 1.0, 3.0, 10.0],
+                             "n_pairs": [1500], "pairing": ["same_prompt", "cross_prompt"],
+                             "seed": [0]}])
+    grid_file = tmp_path / "grid.json"
+    grid_file.write_text(json.dumps(grid))
+    command = [sys.executable, "-m", "skreward", "run", str(grid_file), "--output",
+               str(tmp_path), "--no-progress"]
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    path = tmp_path / "results.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if path.exists() and len(path.read_text().splitlines()) >= 3:  # header + 2 cells
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    process.wait()
+    before = _rows(tmp_path)
+    assert 2 <= len(before) <= 8
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    after = _rows(tmp_path)
+    assert len(after) == 8 and after[:len(before)] == before
+    assert "report:" in done.stdout and (tmp_path / "report.md").exists()
+
+
+def test_presets_are_valid_and_the_paper_preset_is_big():
+    quick, paper = load_grid("quick"), load_grid("paper")
+    assert {"BT-MLP", "CLF-MLP", "CLF-LGB"} <= set(quick["grid"][0]["model"])
+    assert set(PRESETS) == {"quick", "paper"}
+    assert paper["dataset"]["n_candidates"] == 500
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "is not valid JSON"),
+    ('{"models": []}', "with a 'grid' entry"),
+    ('{"grid": {"model": ["CLF-LGB"], "beta": [1.0]}}', r"missing \['n_pairs', 'pairing', 'seed'\]"),
+    ('{"grid": {"model": ["SVM"], "beta": [1.0], "n_pairs": [10], "pairing": ["same_prompt"], '
+     '"seed": [0]}}', r"invalid model values \['SVM'\]"),
+    ('{"grid": {"model": ["CLF-LGB"], "beta": 1.0, "n_pairs": [10], "pairing": ["same_prompt"], '
+     '"seed": [0]}}', "'beta' must be a non-empty list"),
+    ('{"grid": {"model": ["CLF-LGB"], "beta": [-1], "n_pairs": [10], "pairing": ["same_prompt"], '
+     '"seed": [0], "colour": ["red"]}}', r"unknown \['colour'\]"),
+])
+def test_malformed_grid_file_gets_a_clear_error(tmp_path, content, message):
+    path = tmp_path / "grid.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        run_experiments(str(path), output=tmp_path)
+
+
+def test_command_reports_errors_without_a_traceback(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    done = subprocess.run([sys.executable, "-m", "skreward", "run", "nope.json", "--output",
+                           str(tmp_path)], env=env, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "skreward: error: grid must be a preset ('quick', 'paper') or a JSON file" in done.stderr
+
+
+def test_user_npz_data_is_split_by_prompt(tmp_path):
+    data = make_preference_testbed(n_prompts=80, n_test_prompts=1, n_candidates=2, random_state=0)
+    np.savez(tmp_path / "items.npz", X=data.X, golden=data.golden, groups=data.groups)
+    grid = {"grid": {"model": ["BT-linear"], "beta": [10.0], "n_pairs": [300],
+                     "pairing": ["same_prompt"], "seed": [0]}}
+    rows = run_experiments(grid, data=tmp_path / "items.npz", output=tmp_path, progress=False)
+    assert rows[0]["n_eval"] == "10" and float(rows[0]["improvement"]) > 0
