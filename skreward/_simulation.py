@@ -122,6 +122,8 @@ def simulate_comparisons(golden, groups=None, *, n_pairs, pairing="same_prompt",
         groups = check_groups(groups, len(golden))
         first, second = _draw_by_prompt(golden, groups, int(n_pairs), pairing, replace, rng)
 
+    shuffle = rng.permutation(len(first))  # pairs come out in block order: shuffle them
+    first, second = first[shuffle], second[shuffle]
     swap = rng.random(len(first)) < 0.5  # the first item is not always the lower rank
     first, second = np.where(swap, second, first), np.where(swap, first, second)
     delta = golden[first] - golden[second]
@@ -156,7 +158,10 @@ def _draw_by_prompt(golden, groups, n_pairs, pairing, replace, rng):
             f"groups: pairing={pairing!r} needs at least two responses per prompt; prompts "
             f"{bad} have only one. Drop them, or use pairing='cross_prompt'."
         )
-    order = np.lexsort((golden, prompt))  # by prompt, then by golden reward
+    order = np.argsort(prompt, kind="stable")
+    if pairing != "same_prompt":  # by prompt, then by golden reward (two stable argsorts)
+        by_golden = np.argsort(golden, kind="stable")
+        order = by_golden[np.argsort(prompt[by_golden], kind="stable")]
     rank = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
     size = counts[prompt[order]]
     if pairing == "same_prompt":
@@ -189,21 +194,25 @@ def _pair_numbers(n_candidates, n_pairs, replace, rng, pairing):
             f"n_pairs={n_pairs} is larger than the {total} distinct pairs that "
             f"pairing={pairing!r} can draw from these items; lower n_pairs or pass replace=True."
         )
-    number = rng.randint(total, size=n_pairs, dtype=np.int64) if replace else _distinct(total, n_pairs, rng)
+    if replace:
+        number = np.sort(rng.randint(total, size=n_pairs, dtype=np.int64))
+    else:
+        number = _distinct(total, n_pairs, rng)
+    # Sorted numbers make the search below sequential; callers shuffle the pairs after.
     block = np.searchsorted(np.cumsum(n_candidates), number, side="right")
     return block, number - (np.cumsum(n_candidates) - n_candidates)[block]
 
 
 def _distinct(total, n, rng):
-    """n distinct numbers below ``total`` in random order (a uniform random subset)."""
+    """n distinct numbers below ``total``, sorted (a uniform random subset)."""
     if n > total // 4:
-        return rng.permutation(total)[:n]
+        return np.sort(rng.permutation(total)[:n])
     number = np.empty(0, dtype=np.int64)
     while len(number) < n:  # few collisions when n is a small part of total
         number = np.sort(np.concatenate([number, rng.randint(total, size=n - len(number),
                                                              dtype=np.int64)]))
         number = number[np.r_[True, number[1:] != number[:-1]]]
-    return rng.permutation(number)
+    return number
 
 
 def _draw_within_blocks(members, sizes, n_pairs, replace, rng, pairing):

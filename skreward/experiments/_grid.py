@@ -16,7 +16,7 @@ PRESETS = {
     "quick": {
         "description": "One small grid per finding of the paper; minutes on 2 cores.",
         "dataset": {"n_prompts": 600, "n_test_prompts": 40, "n_candidates": 64},
-        "mlp": {"hidden_layer_sizes": [128, 64], "max_epochs": 30},
+        "mlp": {"module__hidden_sizes": [128, 64], "max_epochs": 30},
         "grid": [
             {"model": list(MODELS[:3]), "beta": [0.3, 1.0, 3.0, 10.0], "n_pairs": [3000],
              "pairing": ["same_prompt", "cross_prompt"], "seed": [0, 1]},
@@ -29,7 +29,7 @@ PRESETS = {
     "paper": {
         "description": "The paper's grid at full size (hours: see the README for the estimate).",
         "dataset": {"n_prompts": 4000, "n_test_prompts": 200, "n_candidates": 500},
-        "mlp": {"hidden_layer_sizes": [1024, 512], "max_epochs": 100},
+        "mlp": {"module__hidden_sizes": [1024, 512], "max_epochs": 100},
         "grid": [
             {"model": list(MODELS[:3]),
              "beta": [0.1, 0.3, 0.5, 0.7, 1.0, 2.0, 3.0, 5.0, 10.0],
@@ -48,8 +48,10 @@ def load_grid(spec):
     The JSON file (or dict) has ``grid``: a dict, or a list of dicts, mapping
     ``model``, ``beta``, ``n_pairs``, ``pairing``, ``seed`` (and optionally
     ``link``) to lists of values; and optionally ``dataset`` (keyword
-    arguments of :func:`~skreward.datasets.make_preference_testbed`) and
-    ``mlp`` (settings of the MLP reward models).
+    arguments of :func:`~skreward.datasets.make_preference_testbed`),
+    ``mlp`` (parameters of :class:`~skreward.BTRegressor` and
+    :class:`~skreward.RewardMLPClassifier`, e.g. ``module__hidden_sizes``,
+    ``max_epochs``) and ``n_eval`` (N of the reported Best-of-N).
     """
     if isinstance(spec, dict):
         grid = spec
@@ -133,10 +135,11 @@ def make_model(name, seed, mlp=None):
 
 
 def _make_mlp(name, seed, mlp):
-    from .. import BTRegressor, MLPRewardClassifier, OrderConsistentClassifier
+    """BT-MLP and CLF-MLP: one scoring network, two objectives (``mlp``: their settings)."""
+    from .. import BTRegressor, OrderConsistentClassifier, RewardMLPClassifier
 
-    hidden = tuple(mlp.pop("hidden_layer_sizes", (1024, 512)))
+    if "module__hidden_sizes" in mlp:
+        mlp["module__hidden_sizes"] = tuple(mlp["module__hidden_sizes"])
     if name == "BT-MLP":
-        return BTRegressor(hidden_layer_sizes=hidden, random_state=seed, **mlp)
-    return OrderConsistentClassifier(MLPRewardClassifier(hidden_layer_sizes=hidden,
-                                                         random_state=seed, **mlp))
+        return BTRegressor(random_state=seed, **mlp)
+    return OrderConsistentClassifier(RewardMLPClassifier(random_state=seed, **mlp))
