@@ -119,3 +119,36 @@ def test_user_npz_data_is_split_by_prompt(tmp_path):
                      "pairing": ["same_prompt"], "seed": [0]}}
     rows = run_experiments(grid, data=tmp_path / "items.npz", output=tmp_path, progress=False)
     assert rows[0]["n_eval"] == "10" and float(rows[0]["improvement"]) > 0
+
+
+def test_parquet_and_scored_jsonl_data(tmp_path, monkeypatch):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    data = make_preference_testbed(n_prompts=80, n_features=16, n_latent=4, n_test_prompts=1,
+                                   n_candidates=2, random_state=0)
+    frame = pd.DataFrame(data.X, columns=[f"x{i}" for i in range(16)])
+    frame["golden"], frame["groups"] = data.golden, data.groups
+    frame.to_parquet(tmp_path / "items.parquet")
+    grid = {"grid": {"model": ["BT-linear"], "beta": [10.0], "n_pairs": [200],
+                     "pairing": ["same_prompt"], "seed": [0]}}
+    rows = run_experiments(grid, data=tmp_path / "items.parquet", output=tmp_path / "a",
+                           progress=False)
+    assert float(rows[0]["improvement"]) > 0
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # the embedding cache goes to ~/.cache/skreward
+    lines = [{"question_id": f"q{q}", "prompt": f"Question {q}: name a colour.",
+              "response": text, "score": score}
+             for q in range(5) for text, score in [("Blue.", 9), ("Red is a colour.", 8),
+                                                   ("I like trains.", 2), ("", 1), ("42", 1)]]
+    path = tmp_path / "scored.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines))
+    rows = run_experiments(dict(grid, grid=dict(grid["grid"], n_pairs=[10])), data=path,
+                           output=tmp_path / "b", progress=False)
+    assert rows[0]["n_eval"] == "4"  # the empty response is dropped by the loader
+    assert (tmp_path / ".cache" / "skreward").is_dir()
+
+
+def test_unknown_data_file_type_is_rejected(tmp_path):
+    (tmp_path / "items.txt").write_text("1 2 3")
+    with pytest.raises(ValueError, match="data must be a .npz, .parquet or scored-responses"):
+        run_experiments("quick", data=tmp_path / "items.txt", output=tmp_path)

@@ -14,7 +14,9 @@ def main(argv=None):
     run.add_argument("grid", nargs="?", default="quick",
                      help="preset 'quick' (minutes) or 'paper' (hours), or a JSON grid file")
     run.add_argument("--data", help=".npz with X, golden, groups (and optionally X_test, "
-                                    "golden_test, groups_test); default: the synthetic testbed")
+                                    "golden_test, groups_test), .parquet, or a scored-responses "
+                                    ".jsonl(.gz) such as arena-bench (embedded offline); "
+                                    "default: the synthetic testbed")
     run.add_argument("--output", default="skreward-results", help="results folder")
     run.add_argument("--n-jobs", type=int, default=1, help="cells run at once (joblib)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")

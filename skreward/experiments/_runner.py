@@ -36,10 +36,15 @@ def run_experiments(grid="quick", *, data=None, output="skreward-results", n_job
         see :func:`skreward.experiments.load_grid`.
     data : Bunch, str or path, default=None
         Items with golden rewards: a Bunch with ``X``, ``golden``, ``groups``
-        (and optionally ``X_test``, ``golden_test``, ``groups_test``), or an
-        ``.npz`` file with those arrays. Without test arrays, 20% of the
-        prompts are held out. ``None``: the synthetic testbed, sized by the
-        grid's ``dataset`` entry.
+        (and optionally ``X_test``, ``golden_test``, ``groups_test``); an
+        ``.npz`` file with those arrays; a ``.parquet`` file with columns
+        ``golden``, ``groups`` and one column per feature; or a JSON-lines
+        file of scored responses (see
+        :func:`~skreward.datasets.load_scored_responses`, e.g. arena-bench),
+        embedded by :class:`~skreward.SentenceEmbedder` with an on-disk cache
+        in ``~/.cache/skreward``. Without test arrays, 20% of the prompts are
+        held out. ``None``: the synthetic testbed, sized by the grid's
+        ``dataset`` entry.
     output : str or path, default="skreward-results"
         Folder of ``results.csv``.
     n_jobs : int, default=1
@@ -106,8 +111,7 @@ def load_data(data, grid):
     if data is None:
         return make_preference_testbed(**grid.get("dataset", {}), random_state=0)
     if isinstance(data, (str, Path)):
-        with np.load(data, allow_pickle=False) as arrays:
-            data = Bunch(**{key: arrays[key] for key in arrays.files})
+        data = _read_items(Path(data))
     missing = {"X", "golden", "groups"} - set(data)
     if missing:
         raise ValueError(f"data must have X, golden and groups; missing {sorted(missing)}.")
@@ -118,6 +122,31 @@ def load_data(data, grid):
     return Bunch(**{f"{key}{suffix}": np.asarray(data[key])[index]
                     for key in ("X", "golden", "groups")
                     for suffix, index in (("", train), ("_test", test))})
+
+
+def _read_items(path):
+    """Items from ``.npz`` (arrays), ``.parquet`` (columns) or scored responses (``.jsonl``)."""
+    if not path.is_file():
+        raise ValueError(f"data file {str(path)!r} does not exist.")
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as arrays:
+            return Bunch(**{key: arrays[key] for key in arrays.files})
+    if path.suffix == ".parquet":
+        import pandas as pd
+
+        frame = pd.read_parquet(path)
+        features = frame.drop(columns=["golden", "groups"], errors="ignore")
+        return Bunch(X=features.to_numpy(np.float64), **{k: frame[k].to_numpy()
+                                                         for k in ("golden", "groups") if k in frame})
+    if ".jsonl" in path.suffixes:
+        from .._text import SentenceEmbedder
+        from ..datasets import load_scored_responses
+
+        answers = load_scored_responses(path)
+        X = SentenceEmbedder(cache=Path.home() / ".cache" / "skreward").transform(answers)
+        return Bunch(X=X, golden=answers.score.to_numpy(), groups=answers.group.to_numpy())
+    raise ValueError(f"data must be a .npz, .parquet or scored-responses .jsonl(.gz) file; "
+                     f"got {path.name!r}.")
 
 
 def read_results(path):
