@@ -1,0 +1,203 @@
+"""Sphinx configuration of the skreward documentation.
+
+Build it with ``python -m sphinx -W -b html docs docs/_build/html`` from the
+repository root. The API reference is generated from the ``__all__`` of each
+public module (see ``write_api_index``), so a new public object appears
+without editing these files.
+"""
+
+import importlib
+import inspect
+import os
+import re
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import skreward  # noqa: E402
+
+project = "skreward"
+author = "the skreward developers"
+copyright = "2025, the skreward developers"
+version = release = skreward.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax 3 served from _static: no CDN needed
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints",
+                    "auto_examples/*.ipynb", "auto_examples/*.py", "conftest.py"]
+default_role = "literal"
+pygments_style = "sphinx"
+
+# -- cross-references ----------------------------------------------------------
+# Every reference to our own objects must resolve. Other projects' inventories
+# cannot be fetched offline (no intersphinx), so their names are accepted as
+# plain text.
+nitpicky = True
+nitpick_ignore_regex = [
+    (r"py:.*", r"(sklearn|numpy|np|scipy|torch|skorch|pandas|lightgbm|joblib|dask|ray|"
+               r"sentence_transformers|matplotlib|pathlib|os|collections|typing)(\..*)?"),
+    (r"py:.*", r"(Bunch|Path|DataFrame|ndarray|RandomState|dataclass)"),
+]
+
+# -- autodoc, autosummary, numpydoc -----------------------------------------------
+autosummary_generate = True
+autodoc_default_options = {"members": True, "inherited-members": True}
+autodoc_typehints = "none"
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+
+# -- sphinx-gallery --------------------------------------------------------------
+# Examples matching this pattern are executed at every build (CI included);
+# the others are rendered as code without output. Keep executed ones fast.
+FAST_EXAMPLES = ["plot_best_of_n.py"]
+GALLERY_RUN = os.environ.get(
+    "SKREWARD_GALLERY_RUN", "/(" + "|".join(re.escape(name) for name in FAST_EXAMPLES) + ")$")
+sphinx_gallery_conf = {
+    "examples_dirs": str(HERE.parent / "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": GALLERY_RUN,
+    "backreferences_dir": "gen_modules/backreferences",
+    "doc_module": ("skreward",),
+    "reference_url": {"skreward": None},
+    "remove_config_comments": True,
+    "download_all_examples": False,
+    "show_memory": False,
+    "default_thumb_file": None,
+}
+
+# -- HTML --------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"skreward {version}"
+html_static_path = ["_static"]
+html_css_files = ["skreward.css"]
+html_show_sourcelink = False
+html_copy_source = False
+html_theme_options = {
+    "navbar_align": "left",
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+html_sidebars = {"index": [], "comparison": [], "install": []}
+
+
+# -- the API reference, generated from __all__ -------------------------------------
+API_MODULES = {
+    "skreward": [
+        ("Reward models", ["OrderConsistentClassifier", "BTRegressor", "RewardMLPClassifier",
+                           "RewardMLP"]),
+        ("Comparisons to features", ["PairwiseTransformer"]),
+        ("Simulated annotation", ["SimulatedAnnotator", "simulate_comparisons",
+                                  "SimulatedComparisons"]),
+        ("Model selection", ["BestOfNScorer"]),
+        ("Text", ["SentenceEmbedder", "EmbeddingCache"]),
+    ],
+    "skreward.metrics": [
+        ("Best-of-N", ["best_of_n_score", "best_of_n_report", "best_of_n_curve"]),
+        ("Order consistency", ["order_consistency_score", "order_consistency_scorer",
+                               "prompt_spearman_score"]),
+    ],
+    "skreward.datasets": [
+        ("Synthetic data", ["make_preference_testbed"]),
+        ("Loaders of local files", ["load_hh_rlhf", "load_scored_responses"]),
+    ],
+    "skreward.experiments": [
+        ("Running and reporting", ["run_experiments", "write_report", "findings", "load_grid"]),
+        ("Constants", ["MODELS", "PRESETS"]),
+    ],
+}
+
+
+def _api_sections(modname, documented):
+    """(title, names) of a module: the sections above, then any other public name."""
+    module = importlib.import_module(modname)
+    public = [n for n in module.__all__ if f"skreward.{n}" not in documented
+              or modname == "skreward"]
+    sections, placed = [], set()
+    for title, names in API_MODULES.get(modname, []):
+        names = [n for n in names if n in public]
+        placed.update(names)
+        if names:
+            sections.append((title, names))
+    rest = sorted(n for n in public if n not in placed)
+    if rest:
+        sections.append(("Other", rest))
+    return module, sections
+
+
+def write_api_index():
+    """Write ``api/index.rst``: one autosummary table per section of each module."""
+    lines = [".. _api:", "", "API reference", "=============", "",
+             "Every public object of skreward, with its parameters and a runnable example.",
+             "The reference is generated from each module's ``__all__`` and the objects'",
+             "numpydoc docstrings; the examples are run as doctests by ``pytest``.", ""]
+    documented = set()
+    for modname in API_MODULES:
+        module, sections = _api_sections(modname, documented)
+        lines += [f"``{modname}``", "-" * (len(modname) + 4), "",
+                  f".. automodule:: {modname}", "   :no-members:", "   :no-index:", "",
+                  f".. currentmodule:: {modname}", ""]
+        if modname != "skreward":
+            also = [n for n in module.__all__ if f"skreward.{n}" in documented]
+            if also:
+                lines += [f"Also here: {', '.join(f':class:`~skreward.{n}`' for n in also)}.", ""]
+        for title, names in sections:
+            lines += [title, "~" * len(title), "",
+                      ".. autosummary::", "   :toctree: generated/", "   :nosignatures:", ""]
+            lines += [f"   {name}" for name in names] + [""]
+            documented.update(f"{modname}.{n}" for n in names)
+    text = "\n".join(lines)
+    path = HERE / "api" / "index.rst"
+    path.parent.mkdir(exist_ok=True)
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+
+
+write_api_index()
+
+
+# -- members: our own, plus the estimator protocol of inherited ones ---------------
+# Inherited members of torch, skorch and scikit-learn base classes (dozens on a
+# skorch net) would bury our methods and carry those projects' cross-references.
+PROTOCOL = {"fit", "partial_fit", "predict", "predict_proba", "decision_function", "score",
+            "transform", "fit_transform", "fit_resample", "get_params", "set_params",
+            "forward"}
+
+
+def skip_foreign_members(app, what, name, obj, skip, options):
+    if what != "class" or skip or name.startswith("_"):
+        return None
+    module = getattr(obj, "__module__", None) or getattr(getattr(obj, "fget", None),
+                                                         "__module__", None) or ""
+    if module.split(".")[0] == "skreward" or name in PROTOCOL:
+        return None
+    return True
+
+
+_FOREIGN_ROLE = re.compile(r":(ref|term|doc):`(?:([^`<]*?)\s*<[^`>]*>|([^`]*))`")
+
+
+def unlink_foreign_docstrings(app, what, name, obj, options, lines):
+    """Inherited docstrings of other projects point into their own docs: keep the text."""
+    if (getattr(obj, "__module__", None) or "skreward").split(".")[0] != "skreward":
+        lines[:] = [_FOREIGN_ROLE.sub(lambda m: m.group(2) or m.group(3), line) for line in lines]
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", skip_foreign_members)
+    app.connect("autodoc-process-docstring", unlink_foreign_docstrings, priority=400)
