@@ -264,43 +264,60 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
     # -- embedding ---------------------------------------------------------------
 
     def _embed_items(self, prompts, responses):
-        if self.combine == "response":
-            return self._embed([("head", r) for r in responses])
-        if self.combine == "text":
-            return self._embed([("joint", p, r) for p, r in zip(prompts, responses)])
-        parts = [self._embed([("tail", p) for p in prompts]),
-                 self._embed([("head", r) for r in responses])]
-        if self.combine == "concat_text":
-            parts.append(self._embed([("joint", p, r) for p, r in zip(prompts, responses)]))
-        return np.concatenate(parts, axis=1)
+        """Features of items: the parts ``combine`` names, embedded in one pass."""
+        parts = {"response": ["head"], "text": ["joint"], "concat": ["tail", "head"],
+                 "concat_text": ["tail", "head", "joint"]}[self.combine]
+        make = {"head": lambda p, r: ("head", r), "tail": lambda p, r: ("tail", p),
+                "joint": lambda p, r: ("joint", p, r)}
+        prompts = [None] * len(responses) if prompts is None else prompts
+        requests = [make[part](p, r) for part in parts for p, r in zip(prompts, responses)]
+        vectors = self._embed(requests)
+        return np.concatenate(np.split(vectors, len(parts)), axis=1)
 
     def _embed(self, requests):
-        """Embeddings of requests ``(role, *texts)``; each distinct request embedded once."""
+        """Embeddings of requests ``(role, *texts)``; each distinct one embedded once."""
         keys = ["\x00".join(r) for r in requests]
         unique, inverse = np.unique(np.array(keys, dtype=object), return_inverse=True)
         unique = unique.tolist()
         request_of = dict(zip(keys, requests))
         cache = self._cache()
         if cache is None:
-            return self._encode([request_of[k] for k in unique])[inverse]
-        namespace = self._namespace()
-        vectors, missing = cache.get(namespace, unique)
-        if missing.any():
-            todo = [k for k, m in zip(unique, missing) if m]
-            new = self._encode([request_of[k] for k in todo])
-            cache.put(namespace, todo, new)
-            for i, vector in zip(np.flatnonzero(missing), new):
-                vectors[i] = vector
-        return np.stack(vectors).astype(np.float32, copy=False)[inverse]
+            vectors, missing = [None] * len(unique), np.ones(len(unique), dtype=bool)
+        else:
+            namespace = self._namespace()
+            vectors, missing = cache.get(namespace, unique)
+        todo = np.flatnonzero(missing)
+        if len(todo):  # all missing texts in one pass, stored chunk by chunk as they come
+            for chunk, new in self._encode([request_of[unique[i]] for i in todo]):
+                if cache is not None:
+                    cache.put(namespace, [unique[i] for i in todo[chunk]], new)
+                for i, vector in zip(todo[chunk], new):
+                    vectors[i] = vector
+        return np.stack(vectors).astype(np.float32, copy=False)[inverse.ravel()]
 
     def _encode(self, requests):
-        """Run the model on requests, truncating each so its response survives."""
+        """Run the model on requests, truncated so that each response survives.
+
+        Yields ``(positions, vectors)`` chunk by chunk (longest texts first,
+        the order sentence-transformers batches in), so that an interrupted
+        run keeps the chunks it finished in the cache.
+        """
+        from tqdm.auto import tqdm
+
         model = self._load()
         texts = _prepare_texts(model.tokenizer, requests, model.max_seq_length)
-        return model.encode(texts, batch_size=self.batch_size,
-                            show_progress_bar=self.show_progress_bar,
-                            normalize_embeddings=self.normalize,
-                            convert_to_numpy=True).astype(np.float32, copy=False)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        step = 16 * self.batch_size
+        with tqdm(total=len(texts), desc="Embedding", unit="text",
+                  disable=not self.show_progress_bar) as bar:
+            for start in range(0, len(texts), step):
+                chunk = order[start:start + step]
+                vectors = model.encode([texts[i] for i in chunk], batch_size=self.batch_size,
+                                       show_progress_bar=False,
+                                       normalize_embeddings=self.normalize,
+                                       convert_to_numpy=True)
+                bar.update(len(chunk))
+                yield chunk, np.asarray(vectors, dtype=np.float32)
 
     def _cache(self):
         if self.cache is None or isinstance(self.cache, EmbeddingCache):
