@@ -54,7 +54,6 @@ nitpick_ignore_regex = [
 
 # -- autodoc, autosummary, numpydoc -----------------------------------------------
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": True}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -76,6 +75,7 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "download_all_examples": False,
     "show_memory": False,
+    "write_computation_times": False,  # times are printed in the build log instead
     "default_thumb_file": None,
 }
 
@@ -150,7 +150,7 @@ def write_api_index():
     for modname in API_MODULES:
         module, sections = _api_sections(modname, documented)
         lines += [f"``{modname}``", "-" * (len(modname) + 4), "",
-                  f".. automodule:: {modname}", "   :no-members:", "   :no-index:", "",
+                  f".. automodule:: {modname}", "",
                   f".. currentmodule:: {modname}", ""]
         if modname != "skreward":
             also = [n for n in module.__all__ if f"skreward.{n}" in documented]
