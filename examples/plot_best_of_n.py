@@ -3,9 +3,9 @@ Classification against Bradley-Terry as annotations get noisier
 ===============================================================
 
 The smallest version of the paper's main experiment: simulate annotations of
-the synthetic testbed at several annotation qualities ``beta``, fit a
-Bradley-Terry reward model and a classification reward model on each, and
-judge both by Best-of-N on held-out prompts.
+the synthetic testbed at several annotation qualities ``beta``, fit
+Bradley-Terry and classification reward models on each, and judge them by
+Best-of-N on held-out prompts.
 
 Three models that fit in seconds, so that this example runs in the
 documentation build: linear Bradley-Terry (logistic regression on differences
@@ -75,8 +75,8 @@ fig.tight_layout()
 # %%
 # Best-of-N over N
 # ----------------
-# The improvement of the pick over a random candidate grows with N for both
-# models; the golden reward's own pick (the oracle) bounds it.
+# The improvement of the pick over a random candidate grows with N for every
+# model; the golden reward's own pick (the oracle) bounds it.
 sim = simulate_comparisons(data.golden, data.groups, n_pairs=3000, beta=1.0,
                            pairing="cross_prompt", random_state=0)
 ns = [2, 4, 8, 16, 32, 64]
