@@ -179,11 +179,20 @@ PROTOCOL = {"fit", "partial_fit", "predict", "predict_proba", "decision_function
             "forward"}
 
 
+# skorch hooks that the nets override: implementation, not API (see the skorch docs
+# to customise a net further).
+SKORCH_HOOKS = {"check_data", "check_training_readiness", "get_dataset", "get_iterator",
+                "get_loss", "get_split_datasets", "infer", "initialize_criterion",
+                "initialize_module", "train_step_single", "on_train_begin"}
+
+
 def skip_foreign_members(app, what, name, obj, skip, options):
-    if what != "class" or skip or name.startswith("_"):
+    if what != "class" or skip or (name.startswith("_") and name != "__call__"):
         return None
     module = getattr(obj, "__module__", None) or getattr(getattr(obj, "fget", None),
                                                          "__module__", None) or ""
+    if name in SKORCH_HOOKS:
+        return True
     if module.split(".")[0] == "skreward" or name in PROTOCOL:
         return None
     return True
