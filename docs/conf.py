@@ -201,8 +201,26 @@ def skip_foreign_members(app, what, name, obj, skip, options):
 _FOREIGN_ROLE = re.compile(r":(ref|term|doc):`(?:([^`<]*?)\s*<[^`>]*>|([^`]*))`")
 
 
+# Module-level constants have no docstring of their own: autodoc would show the
+# docstring of their type (tuple, dict). A ``#:`` comment in the source wins over these.
+DATA_DOCS = {
+    "skreward.experiments.MODELS": [
+        "Names of the reward models that an experiment grid can name: BT-MLP",
+        "(:class:`~skreward.BTRegressor`), CLF-MLP (:class:`~skreward.RewardMLPClassifier`",
+        "in :class:`~skreward.OrderConsistentClassifier`), CLF-LGB (LightGBM in",
+        ":class:`~skreward.OrderConsistentClassifier`) and BT-linear (logistic regression on",
+        "differences, after :class:`~skreward.PairwiseTransformer`)."],
+    "skreward.experiments.PRESETS": [
+        "The grids that ``skreward run quick`` and ``skreward run paper`` run, in the format",
+        "of :func:`~skreward.experiments.load_grid`."],
+}
+
+
 def unlink_foreign_docstrings(app, what, name, obj, options, lines):
     """Inherited docstrings of other projects point into their own docs: keep the text."""
+    if what == "data" and "\n".join(lines).strip() == (inspect.getdoc(type(obj)) or "").strip():
+        lines[:] = DATA_DOCS.get(name, [])
+        return
     if (getattr(obj, "__module__", None) or "skreward").split(".")[0] != "skreward":
         lines[:] = [_FOREIGN_ROLE.sub(lambda m: m.group(2) or m.group(3), line) for line in lines]
 
