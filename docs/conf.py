@@ -55,6 +55,7 @@ nitpick_ignore_regex = [
 # -- autodoc, autosummary, numpydoc -----------------------------------------------
 autosummary_generate = True
 autodoc_typehints = "none"
+autodoc_preserve_defaults = True  # signatures show `module=RewardMLP`, not a class repr
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
