@@ -14,7 +14,7 @@ from torch import nn
 
 from ._base import RewardModelMixin
 from ._modules import RewardMLP
-from ._nets import NET_PARAMETER_CONSTRAINTS, ScoringNetMixin
+from ._nets import NET_PARAMETER_CONSTRAINTS, ScoringNetMixin, float32_input
 from ._validation import check_comparison_labels, check_comparisons, check_items
 
 _LINK_CDF = {"logistic": expit, "probit": ndtr}
@@ -215,7 +215,8 @@ class BTRegressor(RewardModelMixin, RegressorMixin, ScoringNetMixin, NeuralNet):
             ``r(x)``, computed a batch at a time.
         """
         check_is_fitted(self, "n_features_in_")
-        return self._forward_numpy(check_items(X, n_features=self.n_features_in_))
+        checked = check_items(X, n_features=self.n_features_in_)
+        return self._forward_numpy(float32_input(X, checked))
 
     def predict(self, X):
         """Reward of every item; the same as :meth:`decision_function`.

@@ -12,7 +12,7 @@ from skorch.utils import is_dataset, to_tensor
 from torch import nn
 
 from ._modules import RewardMLP
-from ._nets import NET_PARAMETER_CONSTRAINTS, ScoringNetMixin
+from ._nets import NET_PARAMETER_CONSTRAINTS, ScoringNetMixin, float32_input
 from ._validation import check_items
 
 
@@ -190,7 +190,8 @@ class RewardMLPClassifier(ClassifierMixin, ScoringNetMixin, NeuralNet):
             Computed a batch at a time.
         """
         check_is_fitted(self, "classes_")
-        return self._forward_numpy(check_items(X, n_features=self.n_features_in_))
+        checked = check_items(X, n_features=self.n_features_in_)
+        return self._forward_numpy(float32_input(X, checked))
 
     def predict_proba(self, X):
         """Probability of each class.

@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, validate_parameter_constra
 from skorch.callbacks import EarlyStopping, EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.utils import is_dataset, to_device, to_numpy
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, Subset
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Subset
 
 # Independent sources of randomness, each seeded from ``random_state``.
 _INIT, _SPLIT, _SHUFFLE, _TRAIN = range(4)
@@ -41,13 +41,35 @@ class ArrayDataset(torch.utils.data.Dataset):
         return len(self.X)
 
     def __getitem__(self, index):
-        if isinstance(index, list):
+        if isinstance(index, (list, np.ndarray)):
             index = torch.as_tensor(index)
         return self.X[index], self.y[index]
 
     def take(self, indices):
         indices = torch.as_tensor(indices)
         return ArrayDataset(self.X[indices], self.y[indices])
+
+
+class _Slices:
+    """Sampler of consecutive batches as slices: in-order batches are views, not copies."""
+
+    def __init__(self, n, batch_size, drop_last=False):
+        self.n, self.batch_size, self.drop_last = n, batch_size, drop_last
+
+    def __iter__(self):
+        stop = self.n - self.n % self.batch_size if self.drop_last else self.n
+        for start in range(0, stop, self.batch_size):
+            yield slice(start, min(start + self.batch_size, stop))
+
+    def __len__(self):
+        return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
+
+
+def float32_input(original, checked):
+    """The validated items as float32: ``original`` itself when it already is, saving a copy."""
+    if isinstance(original, np.ndarray) and original.dtype == np.float32 and original.ndim == 2:
+        return original
+    return checked
 
 
 def _gathers_batches(dataset):
@@ -224,11 +246,12 @@ class ScoringNetMixin:
         if generator is None and seed is not None:
             # Also keeps DataLoader from drawing its base seed from torch's global generator.
             generator = torch.Generator().manual_seed(seed)
+        drop_last = kwargs.pop("drop_last", False)
         if kwargs.pop("shuffle", training):
-            sampler = RandomSampler(dataset, generator=generator)
+            batches = BatchSampler(RandomSampler(dataset, generator=generator), batch_size,
+                                   drop_last=drop_last)
         else:
-            sampler = SequentialSampler(dataset)
-        batches = BatchSampler(sampler, batch_size, drop_last=kwargs.pop("drop_last", False))
+            batches = _Slices(len(dataset), batch_size, drop_last=drop_last)
         return DataLoader(dataset, batch_size=None, sampler=batches, generator=generator, **kwargs)
 
     # -- training randomness ------------------------------------------------------

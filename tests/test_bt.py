@@ -344,7 +344,8 @@ def test_cuda_training_matches_and_loads_on_cpu(comparisons, testbed, monkeypatc
     X, y = comparisons
     gpu = bt(device="cuda").fit(X, y)
     reward = gpu.predict(testbed.X_test)
-    np.testing.assert_allclose(reward, bt(device="cuda").fit(X, y).predict(testbed.X_test))
+    np.testing.assert_allclose(reward, bt(device="cuda").fit(X, y).predict(testbed.X_test),
+                               rtol=1e-5, atol=1e-5)
     assert gpu.score(X, y) > 0.7
     blob = pickle.dumps(gpu)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a CPU-only machine
