@@ -19,6 +19,8 @@ from skorch.dataset import Dataset as SkorchDataset
 from skorch.utils import is_dataset, to_device, to_numpy
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Subset
 
+from ._modules import RewardMLP
+
 # Independent sources of randomness, each seeded from ``random_state``.
 _INIT, _SPLIT, _SHUFFLE, _TRAIN = range(4)
 
@@ -65,6 +67,22 @@ class _Slices:
         return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
 
 
+class _ShuffledSlices:
+    """Sampler of shuffled batches as index tensors: one permutation per epoch, no lists."""
+
+    def __init__(self, n, batch_size, drop_last=False, generator=None):
+        self.slices = _Slices(n, batch_size, drop_last)
+        self.generator = generator
+
+    def __iter__(self):
+        order = torch.randperm(self.slices.n, generator=self.generator)
+        for batch in self.slices:
+            yield order[batch]
+
+    def __len__(self):
+        return len(self.slices)
+
+
 def float32_input(original, checked):
     """The validated items as float32: ``original`` itself when it already is, saving a copy."""
     if isinstance(original, np.ndarray) and original.dtype == np.float32 and original.ndim == 2:
@@ -86,6 +104,13 @@ def _takes_n_features(module):
         return "n_features" in inspect.signature(module).parameters
     except (TypeError, ValueError):
         return False
+
+
+def _may_draw_random_numbers(module):
+    """False only for a RewardMLP without dropout; other modules may hold random layers."""
+    if not isinstance(module, RewardMLP):
+        return True
+    return any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in module.modules())
 
 
 def check_device(device):
@@ -248,8 +273,11 @@ class ScoringNetMixin:
             generator = torch.Generator().manual_seed(seed)
         drop_last = kwargs.pop("drop_last", False)
         if kwargs.pop("shuffle", training):
-            batches = BatchSampler(RandomSampler(dataset, generator=generator), batch_size,
-                                   drop_last=drop_last)
+            if isinstance(dataset, ArrayDataset):
+                batches = _ShuffledSlices(len(dataset), batch_size, drop_last, generator)
+            else:  # a Subset's indices may be a list, which index tensors cannot index
+                batches = BatchSampler(RandomSampler(dataset, generator=generator), batch_size,
+                                       drop_last=drop_last)
         else:
             batches = _Slices(len(dataset), batch_size, drop_last=drop_last)
         return DataLoader(dataset, batch_size=None, sampler=batches, generator=generator, **kwargs)
@@ -260,7 +288,7 @@ class ScoringNetMixin:
         super().on_train_begin(net, X=X, y=y, **kwargs)
         seed = self._seed(_TRAIN)
         self._train_rng_ = None
-        if seed is not None:
+        if seed is not None and _may_draw_random_numbers(self.module_):
             device = self._rng_device()
             self._train_rng_ = torch.Generator(device=device).manual_seed(seed).get_state()
 

@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from skorch.callbacks import Callback
-from skorch.dataset import Dataset
+from skorch.dataset import Dataset, ValidSplit
 from skorch.exceptions import DeviceWarning
 from skorch.helper import predefined_split
 
@@ -168,6 +168,10 @@ def test_validation_fraction_and_patience_control_the_split(comparisons):
     model = bt(max_epochs=2, validation_fraction=None).fit(X[:1000], y[:1000])
     assert model.history_[-1, "train_batch_count"] == int(np.ceil(1000 / 128))
     assert "valid_loss" not in model.history_[-1]
+    # A skorch split replaces validation_fraction.
+    model = bt(max_epochs=2, train_split=ValidSplit(0.5, random_state=0)).fit(X[:1000], y[:1000])
+    assert model.history_[-1, "train_batch_count"] == int(np.ceil(500 / 128))
+    assert model.history_[-1, "valid_batch_count"] == int(np.ceil(500 / 128))
 
 
 # -- skorch ---------------------------------------------------------------------------
