@@ -18,7 +18,9 @@ def main(argv=None):
                                     ".jsonl(.gz) such as arena-bench (embedded offline); "
                                     "default: the synthetic testbed")
     run.add_argument("--output", default="skreward-results", help="results folder")
-    run.add_argument("--n-jobs", type=int, default=1, help="cells run at once (joblib)")
+    run.add_argument("--n-jobs", type=int, default=-1,
+                     help="cells run at once (joblib; default -1: one per core, each with one "
+                          "torch thread, which suits small networks best)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     report = commands.add_parser("report", help="write report.md and figures from results.csv")
     report.add_argument("--output", default="skreward-results", help="results folder")
