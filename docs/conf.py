@@ -22,7 +22,7 @@ import skreward  # noqa: E402
 
 project = "skreward"
 author = "the skreward developers"
-copyright = "2025, the skreward developers"
+copyright = "the skreward developers"
 version = release = skreward.__version__
 
 extensions = [
