@@ -1,6 +1,7 @@
 """Run a grid of (model, beta, n_pairs, pairing, seed) cells, appending results as they finish."""
 
 import csv
+import os
 import time
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def run_experiments(grid="quick", *, data=None, output="skreward-results", n_job
         file of scored responses (see
         :func:`~skreward.datasets.load_scored_responses`, e.g. arena-bench),
         embedded by :class:`~skreward.SentenceEmbedder` with an on-disk cache
-        in ``~/.cache/skreward``. Without test arrays, 20% of the prompts are
+        in ``$SKREWARD_CACHE`` (default ``~/.cache/skreward``). Without test arrays, 20% of the prompts are
         held out. ``None``: the synthetic testbed, sized by the grid's
         ``dataset`` entry.
     output : str or path, default="skreward-results"
@@ -143,7 +144,8 @@ def _read_items(path):
         from ..datasets import load_scored_responses
 
         answers = load_scored_responses(path)
-        X = SentenceEmbedder(cache=Path.home() / ".cache" / "skreward").transform(answers)
+        cache = os.environ.get("SKREWARD_CACHE", Path.home() / ".cache" / "skreward")
+        X = SentenceEmbedder(cache=cache).transform(answers)
         return Bunch(X=X, golden=answers.score.to_numpy(), groups=answers.group.to_numpy())
     raise ValueError(f"data must be a .npz, .parquet or scored-responses .jsonl(.gz) file; "
                      f"got {path.name!r}.")
