@@ -29,6 +29,7 @@ PRESETS = {
     "paper": {
         "description": "The paper's grid at full size (hours: see the README for the estimate).",
         "dataset": {"n_prompts": 4000, "n_test_prompts": 200, "n_candidates": 500},
+        "n_eval": 500,
         "mlp": {"module__hidden_sizes": [1024, 512], "max_epochs": 100},
         "grid": [
             {"model": list(MODELS[:3]),
