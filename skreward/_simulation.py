@@ -42,7 +42,18 @@ class SimulatedComparisons:
     mean_abs_delta: float
 
     def take(self, X):
-        """The comparisons as a ``(n_pairs, 2, n_features)`` array of the items ``X``."""
+        """The comparisons as an array of the items ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_items, n_features)
+            The items that ``pairs`` index.
+
+        Returns
+        -------
+        X_pairs : ndarray of shape (n_pairs, 2, n_features)
+            ``X_pairs[:, 0]`` the first items, ``X_pairs[:, 1]`` the second.
+        """
         return np.asarray(X)[self.pairs]
 
 
