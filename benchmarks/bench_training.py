@@ -9,7 +9,9 @@ the same ``torch.set_num_threads``. Epochs of the two are interleaved (plain,
 skorch, skorch, plain, ...) so that load from other processes hits both.
 Target: a skorch epoch within 1.10x of the plain loop's. Other processes only
 ever add time, so the ratio is taken of the fastest epochs (the least
-disturbed ones); the ratio of medians is reported too.
+disturbed ones); the ratios of the medians and of the CPU times of the
+process (``time.process_time``, robust to waiting for a core when running
+on one thread) are reported too.
 
 Also reported: attained GFLOP/s of training (model FLOPs: forward, weight
 gradients, and input gradients of all but the first layer) against a large
@@ -35,6 +37,7 @@ import numpy as np
 import skorch
 import torch
 import torch.nn.functional as F
+from skorch.callbacks import Callback
 
 from skreward import BTRegressor, PairwiseTransformer, RewardMLP, RewardMLPClassifier
 from skreward import simulate_comparisons
@@ -120,55 +123,70 @@ class PlainLoop:
                               for i in range(0, len(X), batch_size)])
 
 
+class EpochCPUTimer(Callback):
+    """Records each epoch's CPU time of this process as ``cpu_dur`` (skorch's ``dur`` is wall)."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.start_ = time.process_time()
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("cpu_dur", time.process_time() - self.start_)
+
+
 def timed_plain_epoch(loop, X, y):
+    """Wall and CPU seconds of one epoch of the plain loop."""
     sync(loop.device)
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     loop.epoch(X, y)
     sync(loop.device)
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def timed_skorch_epoch(net, X, y):
-    """One epoch by partial_fit: skorch's own epoch time, and the whole call's."""
+    """One epoch by partial_fit: skorch's own epoch times (wall, CPU) and the whole call's."""
     start = time.perf_counter()
     net.partial_fit(X, y)
-    return net.history_[-1, "dur"], time.perf_counter() - start
+    return net.history_[-1, "dur"], net.history_[-1, "cpu_dur"], time.perf_counter() - start
 
 
 def bench_training(name, d, n_pairs, X, y, reps, device):
+    settings = dict(module__hidden_sizes=HIDDEN, max_epochs=1, validation_fraction=None,
+                    random_state=0, device=device, callbacks=[("cpu_timer", EpochCPUTimer())])
     if name == "BT-MLP":
-        net = BTRegressor(module__hidden_sizes=HIDDEN, batch_size=BT_BATCH, max_epochs=1,
-                          validation_fraction=None, random_state=0, device=device)
+        net = BTRegressor(batch_size=BT_BATCH, **settings)
         loop = PlainLoop(d, "bt", BT_BATCH, device)
     else:
-        net = RewardMLPClassifier(module__hidden_sizes=HIDDEN, batch_size=CLF_BATCH,
-                                  max_epochs=1, validation_fraction=None, random_state=0,
-                                  device=device)
+        net = RewardMLPClassifier(batch_size=CLF_BATCH, **settings)
         loop = PlainLoop(d, "clf", CLF_BATCH, device)
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y.astype(np.float32))
     # Warm-up epoch for each (allocator, kernels), not timed.
     loop.epoch(X_t, y_t)
     net.partial_fit(X, y)
-    plain, skorch_epoch, skorch_call = [], [], []
+    times = {key: [] for key in ["plain", "plain_cpu", "skorch", "skorch_cpu", "skorch_call"]}
     for rep in range(reps):
-        runs = ["plain", "skorch"] if rep % 2 == 0 else ["skorch", "plain"]
-        for run in runs:
+        for run in (["plain", "skorch"] if rep % 2 == 0 else ["skorch", "plain"]):
             if run == "plain":
-                plain.append(timed_plain_epoch(loop, X_t, y_t))
+                wall, cpu = timed_plain_epoch(loop, X_t, y_t)
+                times["plain"].append(wall)
+                times["plain_cpu"].append(cpu)
             else:
-                epoch, call = timed_skorch_epoch(net, X, y)
-                skorch_epoch.append(epoch)
-                skorch_call.append(call)
+                wall, cpu, call = timed_skorch_epoch(net, X, y)
+                times["skorch"].append(wall)
+                times["skorch_cpu"].append(cpu)
+                times["skorch_call"].append(call)
     flops = training_flops_per_item(d) * 2 * n_pairs
     # Other processes only ever add time: the fastest epoch is the least disturbed one.
-    best_plain, best_skorch = min(plain), min(skorch_epoch)
+    best_plain, best_skorch = min(times["plain"]), min(times["skorch"])
     return net, loop, {
         "model": name, "d": d, "n_pairs": n_pairs,
         "batch_size": BT_BATCH if name == "BT-MLP" else CLF_BATCH,
-        "plain_epoch_s": plain, "skorch_epoch_s": skorch_epoch,
-        "skorch_partial_fit_call_s": skorch_call,
+        "plain_epoch_s": times["plain"], "skorch_epoch_s": times["skorch"],
+        "plain_epoch_cpu_s": times["plain_cpu"], "skorch_epoch_cpu_s": times["skorch_cpu"],
+        "skorch_partial_fit_call_s": times["skorch_call"],
         "ratio_skorch_to_plain": best_skorch / best_plain,
-        "ratio_skorch_to_plain_median": statistics.median(skorch_epoch) / statistics.median(plain),
+        "ratio_skorch_to_plain_median": (statistics.median(times["skorch"])
+                                         / statistics.median(times["plain"])),
+        "ratio_skorch_to_plain_cpu": min(times["skorch_cpu"]) / min(times["plain_cpu"]),
         "plain_comparisons_per_s": n_pairs / best_plain,
         "skorch_comparisons_per_s": n_pairs / best_skorch,
         "plain_gflops": flops / best_plain / 1e9,
@@ -224,7 +242,8 @@ def main():
             print(f"d={d} {name}: plain {min(row['plain_epoch_s']):.2f} s, "
                   f"skorch {min(row['skorch_epoch_s']):.2f} s per epoch (best of {args.reps}; "
                   f"ratio {row['ratio_skorch_to_plain']:.3f}, of medians "
-                  f"{row['ratio_skorch_to_plain_median']:.3f})", flush=True)
+                  f"{row['ratio_skorch_to_plain_median']:.3f}, of CPU times "
+                  f"{row['ratio_skorch_to_plain_cpu']:.3f})", flush=True)
             if name == "BT-MLP":
                 prediction += bench_prediction(net, loop, X_items, device)
     matmul_after = matmul_gflops(device)
@@ -257,15 +276,16 @@ def main():
 
     print(f"\n{device}, {args.threads} threads, load {load_before:.1f} -> {load_average():.1f}; "
           f"matmul {matmul:.0f} GFLOP/s")
-    print(f"training epochs, best of {args.reps} (ratio of medians in brackets)")
-    print(f"{'model':8} {'d':>5} {'plain s/ep':>10} {'skorch s/ep':>11} {'ratio':>14} "
-          f"{'plain cmp/s':>11} {'skorch cmp/s':>12} {'GFLOP/s':>8} {'of matmul':>9}")
+    print(f"training epochs, best of {args.reps}; ratio skorch/plain of the best wall times, "
+          "of the medians, of the best CPU times")
+    print(f"{'model':8} {'d':>5} {'plain s/ep':>10} {'skorch s/ep':>11} {'ratio':>6} "
+          f"{'median':>6} {'CPU':>6} {'plain cmp/s':>11} {'skorch cmp/s':>12} {'GFLOP/s':>8} "
+          f"{'of matmul':>9}")
     for row in training:
-        ratio = (f"{row['ratio_skorch_to_plain']:.3f} "
-                 f"({row['ratio_skorch_to_plain_median']:.3f})")
         print(f"{row['model']:8} {row['d']:>5} {min(row['plain_epoch_s']):>10.2f} "
-              f"{min(row['skorch_epoch_s']):>11.2f} "
-              f"{ratio:>14} {row['plain_comparisons_per_s']:>11.0f} "
+              f"{min(row['skorch_epoch_s']):>11.2f} {row['ratio_skorch_to_plain']:>6.3f} "
+              f"{row['ratio_skorch_to_plain_median']:>6.3f} "
+              f"{row['ratio_skorch_to_plain_cpu']:>6.3f} {row['plain_comparisons_per_s']:>11.0f} "
               f"{row['skorch_comparisons_per_s']:>12.0f} {row['skorch_gflops']:>8.1f} "
               f"{row['skorch_fraction_of_matmul']:>9.0%}")
     print(f"\n{'predict':8} {'d':>5} {'batch':>6} {'plain items/s':>14} {'skorch items/s':>15} "

@@ -34,7 +34,7 @@ NET_PARAMETER_CONSTRAINTS = {
 
 
 class ArrayDataset(torch.utils.data.Dataset):
-    """In-memory tensors; a list of indices fetches a whole batch with one gather."""
+    """In-memory tensors; a slice, index tensor or list fetches a whole batch at once."""
 
     def __init__(self, X, y):
         self.X, self.y = X, y
