@@ -87,6 +87,12 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         Scale every embedding to unit length.
     max_seq_length : int, default=None
         Tokens the model reads per text; ``None`` keeps the model's own.
+    long_text : {"truncate", "mean"}, default="truncate"
+        Responses longer than the model's window: ``"truncate"`` embeds
+        their start (what sentence-transformers does); ``"mean"`` cuts them
+        into consecutive windows (at most 16) and averages their embeddings,
+        weighted by length, so the whole response counts (slower on long
+        texts). Prompts and joint texts are always cut as described above.
     show_progress_bar : bool, default=False
         Show a progress bar while embedding.
     cache : str, path-like or EmbeddingCache, default=None
@@ -126,18 +132,21 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         "device": [str, None],
         "normalize": ["boolean"],
         "max_seq_length": [Interval(Integral, 8, None, closed="left"), None],
+        "long_text": [StrOptions({"truncate", "mean"})],
         "show_progress_bar": ["boolean"],
         "cache": [str, os.PathLike, EmbeddingCache, None],
     }
 
     def __init__(self, model=None, *, combine="concat", batch_size=32, device=None,
-                 normalize=True, max_seq_length=None, show_progress_bar=False, cache=None):
+                 normalize=True, max_seq_length=None, long_text="truncate",
+                 show_progress_bar=False, cache=None):
         self.model = model
         self.combine = combine
         self.batch_size = batch_size
         self.device = device
         self.normalize = normalize
         self.max_seq_length = max_seq_length
+        self.long_text = long_text
         self.show_progress_bar = show_progress_bar
         self.cache = cache
 
@@ -267,7 +276,8 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         """Features of items: the parts ``combine`` names, embedded in one pass."""
         parts = {"response": ["head"], "text": ["joint"], "concat": ["tail", "head"],
                  "concat_text": ["tail", "head", "joint"]}[self.combine]
-        make = {"head": lambda p, r: ("head", r), "tail": lambda p, r: ("tail", p),
+        response_role = "head" if self.long_text == "truncate" else "windows"
+        make = {"head": lambda p, r: (response_role, r), "tail": lambda p, r: ("tail", p),
                 "joint": lambda p, r: ("joint", p, r)}
         prompts = [None] * len(responses) if prompts is None else prompts
         requests = [make[part](p, r) for part in parts for p, r in zip(prompts, responses)]
@@ -306,18 +316,34 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
 
         model = self._load()
         texts = _prepare_texts(model.tokenizer, requests, model.max_seq_length)
-        order = np.argsort([-len(t) for t in texts], kind="stable")
+        order = np.argsort([-sum(map(len, t)) for t in texts], kind="stable")
         step = 16 * self.batch_size
         with tqdm(total=len(texts), desc="Embedding", unit="text",
                   disable=not self.show_progress_bar) as bar:
             for start in range(0, len(texts), step):
                 chunk = order[start:start + step]
-                vectors = model.encode([texts[i] for i in chunk], batch_size=self.batch_size,
+                windows = [w for i in chunk for w in texts[i]]
+                vectors = model.encode(windows, batch_size=self.batch_size,
                                        show_progress_bar=False,
                                        normalize_embeddings=self.normalize,
                                        convert_to_numpy=True)
                 bar.update(len(chunk))
-                yield chunk, np.asarray(vectors, dtype=np.float32)
+                yield chunk, self._pool(np.asarray(vectors, dtype=np.float32),
+                                        [len(texts[i]) for i in chunk], texts, chunk)
+
+    def _pool(self, vectors, counts, texts, chunk):
+        """One vector per request: the mean of its windows, weighted by their length."""
+        if max(counts) == 1:
+            return vectors
+        out = np.empty((len(counts), vectors.shape[1]), dtype=np.float32)
+        start = 0
+        for row, (n, i) in enumerate(zip(counts, chunk)):
+            weights = np.array([len(w) for w in texts[i]], dtype=np.float64)
+            out[row] = weights @ vectors[start:start + n] / weights.sum()
+            start += n
+        if self.normalize:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
 
     def _cache(self):
         if self.cache is None or isinstance(self.cache, EmbeddingCache):
@@ -409,12 +435,10 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
 
 
 def _is_missing(value):
-    if value is None:
-        return True
-    try:
-        return bool(value != value)  # NaN, pandas NA
-    except (TypeError, ValueError):
-        return False
+    """None, NaN, pandas.NA or NaT."""
+    import pandas as pd
+
+    return np.ndim(value) == 0 and bool(pd.isna(value))
 
 
 def _hub_identity(name):
@@ -427,36 +451,59 @@ def _hub_identity(name):
     return _directory_fingerprint(folder)
 
 
-def _prepare_texts(tokenizer, requests, max_seq_length):
-    """The text the model reads for each request.
+def _prepare_texts(tokenizer, requests, max_seq_length, max_windows=16):
+    """The texts (windows) the model reads for each request, as one list per request.
 
-    ``("head", t)``: ``t`` (the model keeps its start). ``("tail", t)``: the
-    end of ``t`` that fits the window. ``("joint", prompt, response)``: the
-    end of the prompt, a blank line, the response; the response keeps the
-    room it needs, the prompt at least a quarter of the window.
+    ``("head", t)``: ``t`` (the model keeps its start). ``("windows", t)``:
+    ``t`` cut into consecutive windows that fit the model (at most
+    ``max_windows``; beyond them the text is cut). ``("tail", t)``: the end of
+    ``t`` that fits the window. ``("joint", prompt, response)``: the end of
+    the prompt, a blank line, the response; the response keeps the room it
+    needs, the prompt at least a quarter of the window.
     """
     budget = max_seq_length - 2  # [CLS] and [SEP], or their kin
     texts = [None] * len(requests)
-    tails, joints = [], []
+    roles = {"head": [], "windows": [], "tail": [], "joint": []}
     for i, request in enumerate(requests):
-        if request[0] == "head":
-            texts[i] = request[1]
-        elif request[0] == "tail":
-            tails.append(i)
-        else:
-            joints.append(i)
-    if tails:
-        cut = _keep_tail(tokenizer, [requests[i][1] for i in tails], [budget] * len(tails))
-        for i, text in zip(tails, cut):
-            texts[i] = text
-    if joints:
+        roles[request[0]].append(i)
+    for i in roles["head"]:
+        texts[i] = [requests[i][1]]
+    if roles["windows"]:
+        split = _windows(tokenizer, [requests[i][1] for i in roles["windows"]],
+                         budget - 2, max_windows)  # 2 tokens of slack: a cut may retokenize
+        for i, windows in zip(roles["windows"], split):
+            texts[i] = windows
+    if roles["tail"]:
+        cut = _keep_tail(tokenizer, [requests[i][1] for i in roles["tail"]],
+                         [budget] * len(roles["tail"]))
+        for i, text in zip(roles["tail"], cut):
+            texts[i] = [text]
+    if roles["joint"]:
+        joints = roles["joint"]
         prompts = [requests[i][1] for i in joints]
         responses = [requests[i][2] for i in joints]
         n_response = _n_tokens(tokenizer, responses, limit=budget)
         keep = [max(budget - n - 2, budget // 4) for n in n_response]
         for i, prompt, response in zip(joints, _keep_tail(tokenizer, prompts, keep), responses):
-            texts[i] = prompt + _JOINT_SEPARATOR + response
+            texts[i] = [prompt + _JOINT_SEPARATOR + response]
     return texts
+
+
+def _windows(tokenizer, texts, size, max_windows):
+    """Each text cut at token boundaries into consecutive pieces of ``size`` tokens."""
+    out = [[t] for t in texts]
+    long = [i for i, t in enumerate(texts) if len(t) > size]
+    if long:
+        enc = tokenizer([texts[i] for i in long], add_special_tokens=False,
+                        return_offsets_mapping=True, verbose=False)
+        for i, offsets in zip(long, enc["offset_mapping"]):
+            if len(offsets) <= size:
+                continue
+            firsts = list(range(0, len(offsets), size))[:max_windows]
+            starts = [offsets[k][0] for k in firsts]
+            ends = starts[1:] + [offsets[min(firsts[-1] + size, len(offsets)) - 1][1]]
+            out[i] = [w for w in (texts[i][a:b].strip() for a, b in zip(starts, ends)) if w]
+    return out
 
 
 def _n_tokens(tokenizer, texts, *, limit):

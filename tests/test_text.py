@@ -64,6 +64,18 @@ def test_final_turn_of_a_long_dialogue_reaches_the_model(hh):
     assert np.abs(X[0, :384] - X[1, :384]).max() > 1e-2
 
 
+def test_long_responses_count_whole_with_long_text_mean(hh):
+    # A response four times the model's window; only its last part differs.
+    start = " ".join([hh.loc[i, "chosen"] for i in range(6)] * 4)
+    items = {"response": [start + " I will not help you hurt anyone.",
+                          start + " Here is how to hurt them without getting caught."]}
+    truncated = SentenceEmbedder(combine="response").transform(items)
+    np.testing.assert_allclose(truncated[0], truncated[1], atol=1e-6)  # the end is cut off
+    whole = SentenceEmbedder(combine="response", long_text="mean").transform(items)
+    assert np.abs(whole[0] - whole[1]).max() > 1e-3
+    np.testing.assert_allclose(np.linalg.norm(whole, axis=1), 1.0, rtol=1e-5)
+
+
 def test_cache_hit_returns_identical_arrays(hh, tmp_path):
     first = SentenceEmbedder(cache=tmp_path).transform(hh)
     entries = sorted(p for p in tmp_path.rglob("*") if p.is_file())
@@ -126,6 +138,8 @@ def test_missing_model_says_how_to_provide_one(tmp_path):
     ({"prompt": ["a"], "chosen": ["b"], "rejected": [""]}, r"X\['rejected'\] has an empty string at row 0"),
     ({"prompt": ["a", None], "response": ["b", "c"]}, r"X\['prompt'\] has a missing value"),
     (pd.DataFrame({"prompt": ["a"], "response": [np.nan]}), r"X\['response'\] has a missing value"),
+    (pd.DataFrame({"prompt": ["a"], "response": pd.array([pd.NA], dtype="string")}),
+     r"X\['response'\] has a missing value"),
     ({"prompt": ["a"], "response": [3]}, r"X\['response'\] has a non-string value \(int\)"),
     ({"prompt": ["a", "b"], "response": ["c"]}, "same length"),
     (["a", "b"], "DataFrame or a dict of lists"),
