@@ -235,7 +235,10 @@ class ScoringNetMixin:
         """In-memory float32 tensors that batch by one gather; a Dataset passes through."""
         if is_dataset(X) or self.dataset is not SkorchDataset:
             return super().get_dataset(X, y)
-        X = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if not X.flags.writeable:  # e.g. joblib's read-only memmaps: torch wants its own copy
+            X = X.copy()
+        X = torch.from_numpy(X)
         return ArrayDataset(X, torch.from_numpy(self._targets(X, y)))
 
     def get_split_datasets(self, X, y=None, **fit_params):

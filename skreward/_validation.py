@@ -8,6 +8,9 @@ them; these helpers wrap ``check_array`` and keep the same conventions.
 import numpy as np
 from sklearn.utils import check_array, column_or_1d
 
+# float32 input stays float32 (no copy of large embeddings); anything else becomes float64.
+FLOATS = [np.float64, np.float32]
+
 
 def check_comparisons(X, y=None, *, input_name="X"):
     """Return comparisons as a float array ``(n_pairs, 2, n_features)`` and labels in {0, 1}.
@@ -15,7 +18,7 @@ def check_comparisons(X, y=None, *, input_name="X"):
     ``y=None`` means the first item of every comparison is the preferred one.
     Labels in {-1, +1} or booleans are mapped to {0, 1}.
     """
-    X = check_array(X, allow_nd=True, ensure_2d=False, dtype=np.float64,
+    X = check_array(X, allow_nd=True, ensure_2d=False, dtype=FLOATS,
                     ensure_all_finite=True, ensure_min_samples=0, input_name=input_name)
     if X.ndim != 3 or X.shape[1] != 2:
         raise ValueError(
@@ -54,7 +57,7 @@ def check_comparison_labels(y, n_pairs):
 
 def check_items(X, *, n_features=None, input_name="X"):
     """Return items as a float array ``(n_items, n_features)``."""
-    X = check_array(X, allow_nd=True, dtype=np.float64, ensure_all_finite=True,
+    X = check_array(X, allow_nd=True, dtype=FLOATS, ensure_all_finite=True,
                     input_name=input_name)
     if X.ndim != 2:
         raise ValueError(
