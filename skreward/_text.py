@@ -320,8 +320,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         step = 16 * self.batch_size
         with tqdm(total=len(texts), desc="Embedding", unit="text",
                   disable=not self.show_progress_bar) as bar:
-            for start in range(0, len(texts), step):
-                chunk = order[start:start + step]
+            for chunk in _chunks(order, [len(texts[i]) for i in order], step):
                 windows = [w for i in chunk for w in texts[i]]
                 vectors = model.encode(windows, batch_size=self.batch_size,
                                        show_progress_bar=False,
@@ -449,6 +448,12 @@ def _hub_identity(name):
     except Exception:  # not downloaded (yet), or not a hub name: the name is the identity
         return name
     return _directory_fingerprint(folder)
+
+
+def _chunks(order, sizes, step):
+    """Consecutive pieces of ``order`` holding about ``step`` windows each."""
+    ends = np.searchsorted(np.cumsum(sizes), np.arange(step, sum(sizes), step), side="left")
+    return [chunk for chunk in np.split(order, np.unique(ends + 1)) if len(chunk)]
 
 
 def _prepare_texts(tokenizer, requests, max_seq_length, max_windows=16):
