@@ -100,7 +100,9 @@ plot_table(table, "Synthetic testbed")
 # When the arena-bench file is at hand (GPT-4 grades of 13-16 answers to 300
 # hard prompts), its scores serve as the golden reward. Texts are embedded once
 # by :class:`~skreward.SentenceEmbedder` with the bundled offline model, and
-# kept in an on-disk cache for the next run.
+# kept in an on-disk cache (``$SKREWARD_CACHE``, default ``~/.cache/skreward``)
+# for the next run.
+import os
 from pathlib import Path
 
 from skreward import SentenceEmbedder
@@ -111,9 +113,10 @@ arena = next((p / "shared/data/arena_bench_v1_scored.jsonl.gz" for p in here.par
               if (p / "shared/data/arena_bench_v1_scored.jsonl.gz").exists()), None)
 if arena is not None:
     answers = load_scored_responses(arena)
-    X = SentenceEmbedder(cache=Path.home() / ".cache" / "skreward").transform(answers)
+    cache = os.environ.get("SKREWARD_CACHE", Path.home() / ".cache" / "skreward")
+    X = SentenceEmbedder(cache=cache).transform(answers)
     arena_search = GridSearchCV(
-        SimulatedAnnotator(models["CLF-LGB"], n_pairs=8000, random_state=0),
+        SimulatedAnnotator(models["CLF-LGB"], n_pairs=4000, random_state=0),
         {"estimator": list(models.values()), "beta": [1.0, 10.0],
          "pairing": ["same_prompt", "cross_prompt"]},
         scoring=BestOfNScorer(n=8), cv=GroupKFold(3), n_jobs=2, error_score="raise",
