@@ -65,8 +65,9 @@ def linear_bt(C=1.0):
 def linear_bt_cv():
     """Linear BT whose C is chosen by an inner 5-fold cross-validation of the training part."""
     return make_pipeline(PairwiseTransformer("difference"),
-                         LogisticRegressionCV(Cs=[0.01, 0.03, 0.1, 0.3, 1, 3],
-                                              fit_intercept=False, max_iter=5000))
+                         LogisticRegressionCV(Cs=[0.01, 0.03, 0.1, 0.3, 1, 3], l1_ratios=(0.0,),
+                                              scoring="neg_log_loss", fit_intercept=False,
+                                              use_legacy_attributes=False, max_iter=5000))
 
 
 def clf_lr(C=1.0):
