@@ -77,7 +77,7 @@ def clf_lr(C=1.0):
 def clf_lgb(**params):
     defaults = dict(n_estimators=300, learning_rate=0.03, num_leaves=15,
                     colsample_bytree=0.3, subsample=0.8, subsample_freq=1,
-                    min_child_samples=20, verbose=-1, n_jobs=2, random_state=0)
+                    min_child_samples=20, verbose=-1, n_jobs=1, random_state=0)
     return OrderConsistentClassifier(LGBMClassifier(**{**defaults, **params}))
 
 

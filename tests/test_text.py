@@ -152,3 +152,21 @@ def test_bad_input_is_a_clear_error_naming_the_column(X, match):
 def test_invalid_parameter_is_rejected():
     with pytest.raises(ValueError, match="combine"):
         SentenceEmbedder(combine="sum").fit({"prompt": ["a"], "response": ["b"]})
+
+
+def test_cache_survives_concurrent_writers_and_stray_temporary_files(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    keys = [f"text {i}" for i in range(50)]
+    vectors = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)
+
+    def write(_):
+        EmbeddingCache(tmp_path).put("model", keys, vectors)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(write, range(8)))
+    (next(tmp_path.rglob("*")) / ".tmp-killed-mid-write").write_bytes(b"SKRWEMB1\x08")
+    found, missing = EmbeddingCache(tmp_path).get("model", keys)
+    assert not missing.any()
+    np.testing.assert_array_equal(np.stack(found), vectors)
+    assert EmbeddingCache(tmp_path).get("another model", keys[:1])[1].all()  # keyed by model
