@@ -6,15 +6,19 @@ Questions
    (5-fold cross-validation, folds grouped by dialogue context) of linear BT,
    BT-MLP, CLF-MLP, CLF-LGB and other reward models on all-MiniLM-L6-v2
    embeddings, for several ways of feeding prompt and response to the model,
-   regularisations and small ensembles. Public anchors on this split: a
+   regularisations and small ensembles. Besides the embedding: sparse TF-IDF
+   of the whole answer (word 1-2-grams, character 2-5-grams; fitted on each
+   training fold) into a linear BT, alone and ensembled with the embedding
+   model. Public anchors on this split: a
    fine-tuned GPT-2-large reward model 0.737, OpenAssistant DeBERTa-v3-large
    about 0.56-0.59. Goal: 0.65.
 2. **arena-bench (GPT-4 scores as golden reward).** Annotations simulated from
    the scores (beta in {1, 10}, same- vs cross-prompt pairs) on 80% of the
    prompts; Best-of-N on the other 20%: improvement of the pick's score over
    the mean candidate, and its fraction of the oracle's improvement. Several
-   seeded group splits, mean and spread. Goal: the best model at beta = 10
-   above 0.5 of the oracle.
+   seeded group splits, mean and spread. The same TF-IDF linear BTs (fitted
+   on each split's training answers) and an ensemble run beside the embedding
+   models. Goal: the best model at beta = 10 above 0.5 of the oracle.
 3. **Throughput.** ``SentenceEmbedder`` against ``SentenceTransformer.encode``
    on the same texts in the same run (target >= 0.95x), and the speed-up of a
    cached second pass.
@@ -42,8 +46,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
 from lightgbm import LGBMClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 from sklearn.pipeline import make_pipeline
@@ -64,12 +70,15 @@ def linear_bt(C=1.0):
                          LogisticRegression(C=C, fit_intercept=False, max_iter=5000))
 
 
+def logistic_cv(Cs=(0.01, 0.03, 0.1, 0.3, 1, 3)):
+    """Logistic regression without intercept whose C is chosen by an inner 5-fold CV."""
+    return LogisticRegressionCV(Cs=list(Cs), l1_ratios=(0.0,), scoring="neg_log_loss",
+                                fit_intercept=False, use_legacy_attributes=False, max_iter=5000)
+
+
 def linear_bt_cv():
     """Linear BT whose C is chosen by an inner 5-fold cross-validation of the training part."""
-    return make_pipeline(PairwiseTransformer("difference"),
-                         LogisticRegressionCV(Cs=[0.01, 0.03, 0.1, 0.3, 1, 3], l1_ratios=(0.0,),
-                                              scoring="neg_log_loss", fit_intercept=False,
-                                              use_legacy_attributes=False, max_iter=5000))
+    return make_pipeline(PairwiseTransformer("difference"), logistic_cv())
 
 
 def clf_lr(C=1.0):
@@ -96,13 +105,40 @@ def needs_both_orders(model):
     return not isinstance(model, (OrderConsistentClassifier, BTRegressor))
 
 
+def random_swaps(y, rng):
+    """Pairs to swap so that one-sided labels (chosen always first) become both kinds."""
+    if len(np.unique(y)) > 1:
+        return np.zeros(len(y), dtype=bool)
+    return rng.random(len(y)) < 0.5
+
+
 def fit_comparisons(model, X, y, rng):
     """Fit on comparisons; where the model needs both labels, randomly swap half the pairs."""
-    if needs_both_orders(model) and len(np.unique(y)) == 1:
-        swap = rng.random(len(X)) < 0.5
+    if needs_both_orders(model):
+        swap = random_swaps(y, rng)
         X = np.where(swap[:, None, None], X[:, ::-1], X)
         y = np.where(swap, 1 - y, y)
     return model.fit(X, y)
+
+
+# TF-IDF of the response: the scikit-learn text features that read the whole answer
+# (the embedding sees its first 256 tokens). They are sparse, so the linear BT is
+# sklearn's logistic regression on sparse differences x_a - x_b, and the
+# vectorizer is fitted on the training texts of each fold or split only.
+TFIDF = {"TF-IDF words 1-2": dict(ngram_range=(1, 2)),
+         "TF-IDF chars 2-5": dict(analyzer="char_wb", ngram_range=(2, 5),
+                                  max_features=100_000)}
+
+
+def tfidf(kind, training_texts):
+    return TfidfVectorizer(sublinear_tf=True, min_df=2, **TFIDF[kind]).fit(training_texts)
+
+
+def fit_sparse_bt(model, first, second, y, rng):
+    """Linear BT on sparse items: ``model`` (a logistic regression) on ``first - second``."""
+    swap = random_swaps(y, rng)
+    differences = sp.diags(np.where(swap, -1.0, 1.0)) @ (first - second)
+    return model.fit(differences, np.where(swap, 1 - y, y))
 
 
 def zscore(reward, reference):
@@ -158,6 +194,39 @@ def hh_variants(quick):
     return v
 
 
+def hh_tfidf_variants(quick):
+    """(name, TF-IDF kind, logistic regression factory) of the sparse linear BTs tried."""
+    v = [(f"linear BT, C={C}", kind, lambda C=C: LogisticRegression(
+          C=C, fit_intercept=False, max_iter=5000))
+         for kind in TFIDF for C in ([1.0] if quick else [0.3, 1.0, 3.0])]
+    v += [("linear BT, C by inner CV", kind, lambda: logistic_cv((0.1, 0.3, 1, 3, 10)))
+          for kind in TFIDF]
+    return v
+
+
+def dense_rewards(make, X):
+    """Per fold: rewards of training items, chosen and rejected test answers."""
+    def rewards(fold, train, test):
+        model = fit_comparisons(make(), X[train], np.ones(len(train), dtype=int),
+                                np.random.default_rng(fold))
+        return (model.decision_function(X[train].reshape(-1, X.shape[-1])),
+                model.decision_function(X[test, 0]), model.decision_function(X[test, 1]))
+    return rewards
+
+
+def tfidf_rewards(make, kind, data):
+    """As ``dense_rewards``, on TF-IDF of the answers fitted to each training fold."""
+    def rewards(fold, train, test):
+        vectorizer = tfidf(kind, pd.concat([data["chosen"].iloc[train],
+                                            data["rejected"].iloc[train]]))
+        chosen, rejected = (vectorizer.transform(data[c]) for c in ("chosen", "rejected"))
+        model = fit_sparse_bt(make(), chosen[train], rejected[train],
+                              np.ones(len(train), dtype=int), np.random.default_rng(fold))
+        return (model.decision_function(sp.vstack([chosen[train], rejected[train]])),
+                model.decision_function(chosen[test]), model.decision_function(rejected[test]))
+    return rewards
+
+
 ENSEMBLES = {
     "ensemble: linear BT (response, C=0.1) + linear BT (text, C=1)": [
         ("linear BT, C=0.1", "response"),
@@ -170,6 +239,15 @@ ENSEMBLES = {
         ("linear BT, C=0.1", "response+text"),
         ("BT-MLP (paper default)", "prompt+response (concat, default)"),
         ("CLF-LGB", "prompt+response (concat, default)")],
+    "ensemble: linear BT (response, C=0.1) + linear BT (TF-IDF chars, C=1)": [
+        ("linear BT, C=0.1", "response"), ("linear BT, C=1.0", "TF-IDF chars 2-5")],
+    "ensemble: linear BT (response, inner CV) + linear BT (TF-IDF chars, inner CV)": [
+        ("linear BT, C by inner CV", "response"),
+        ("linear BT, C by inner CV", "TF-IDF chars 2-5")],
+    "ensemble: linear BT (response, inner CV) + linear BT (TF-IDF words and chars, inner CV)": [
+        ("linear BT, C by inner CV", "response"),
+        ("linear BT, C by inner CV", "TF-IDF words 1-2"),
+        ("linear BT, C by inner CV", "TF-IDF chars 2-5")],
 }
 
 
@@ -180,17 +258,17 @@ def bench_hh(data_dir, cache, quick, log):
     log(f"HH-RLHF: {len(data)} comparisons embedded in {time.perf_counter() - start:.0f} s")
     groups = pd.factorize(data["prompt"])[0]  # a dialogue context never spans two folds
     folds = list(GroupKFold(5, shuffle=True, random_state=0).split(data, groups=groups))
+    variants = [(name, feature, dense_rewards(make, features[feature].astype(np.float32)))
+                for name, feature, make in hh_variants(quick)]
+    variants += [(name, kind, tfidf_rewards(make, kind, data))
+                 for name, kind, make in hh_tfidf_variants(quick)]
     rows, margins = [], {}
-    for name, feature, make in hh_variants(quick):
-        X = features[feature].astype(np.float32)
+    for name, feature, rewards in variants:
         start = time.perf_counter()
-        accuracy, fold_margins = [], np.empty(len(X))
+        accuracy, fold_margins = [], np.empty(len(data))
         for fold, (train, test) in enumerate(folds):
-            rng = np.random.default_rng(fold)
-            model = fit_comparisons(make(), X[train], np.ones(len(train), dtype=int), rng)
-            train_reward = model.decision_function(X[train].reshape(-1, X.shape[-1]))
-            reward = [zscore(model.decision_function(X[test, i]), train_reward)
-                      for i in (0, 1)]
+            train_reward, *reward = rewards(fold, train, test)
+            reward = [zscore(r, train_reward) for r in reward]
             fold_margins[test] = reward[0] - reward[1]
             accuracy.append(order_consistency_score(np.ones(len(test)), reward[0] - reward[1]))
         margins[(name, feature)] = fold_margins
@@ -255,6 +333,14 @@ def arena_models(quick):
     return models
 
 
+ARENA_TFIDF = [(f"linear BT, C={C}", kind, lambda C=C: LogisticRegression(
+                C=C, fit_intercept=False, max_iter=5000))
+               for kind in TFIDF for C in (0.3, 1.0)]
+ARENA_ENSEMBLE = ("ensemble: linear BT (prompt+response+log length) + linear BT (TF-IDF chars)",
+                  [("linear BT, C=0.1", "prompt+response+log length"),
+                   ("linear BT, C=1.0", "TF-IDF chars 2-5")])
+
+
 def bench_arena(data_dir, cache, quick, n_splits, n_pairs, log):
     data = load_scored_responses(data_dir / "arena_bench_v1_scored.jsonl.gz")
     start = time.perf_counter()
@@ -277,6 +363,8 @@ def bench_arena(data_dir, cache, quick, n_splits, n_pairs, log):
             f" ({seconds:.0f} s)")
 
     for split, (train, test) in enumerate(splits.split(data, groups=groups)):
+        sparse = {kind: tfidf(kind, data["response"].iloc[train]).transform(data["response"])
+                  for kind in TFIDF}
         # References that learn nothing from annotations. The LLM-identity prior
         # (each LLM's mean golden score on the training prompts) reads no text: it
         # shows how much of the oracle a reward that recognised the writer could reach.
@@ -290,13 +378,27 @@ def bench_arena(data_dir, cache, quick, n_splits, n_pairs, log):
             for pairing in ("same_prompt", "cross_prompt"):
                 sim = simulate_comparisons(golden[train], groups[train], n_pairs=n_pairs,
                                            beta=beta, pairing=pairing, random_state=split)
+                rewards = {}  # (model, features) -> rewards of all items, for the ensemble
                 for name, feature, make in arena_models(quick):
                     X = features[feature]
                     t = time.perf_counter()
                     model = fit_comparisons(make(), sim.take(X[train]), sim.y,
                                             np.random.default_rng(split))
-                    record(split, beta, pairing, name, feature, model.decision_function(X[test]),
+                    rewards[name, feature] = model.decision_function(X)
+                    record(split, beta, pairing, name, feature, rewards[name, feature][test],
                            test, sim.error_rate, time.perf_counter() - t)
+                for name, kind, make in ARENA_TFIDF:
+                    X = sparse[kind][train]
+                    t = time.perf_counter()
+                    model = fit_sparse_bt(make(), X[sim.pairs[:, 0]], X[sim.pairs[:, 1]], sim.y,
+                                          np.random.default_rng(split))
+                    rewards[name, kind] = model.decision_function(sparse[kind])
+                    record(split, beta, pairing, name, kind, rewards[name, kind][test],
+                           test, sim.error_rate, time.perf_counter() - t)
+                ensemble, members = ARENA_ENSEMBLE
+                reward = sum(zscore(rewards[m], rewards[m][train]) for m in members)
+                record(split, beta, pairing, ensemble, "(members' own)", reward[test], test,
+                       sim.error_rate, 0.0)
     frame = pd.DataFrame(results).fillna({"beta": 0.0})
     summary = (frame.groupby(["beta", "pairing", "model", "features"])
                .agg(improvement=("improvement", "mean"), improvement_std=("improvement", "std"),
