@@ -108,7 +108,7 @@ API_MODULES = {
         ("Simulated annotation", ["SimulatedAnnotator", "simulate_comparisons",
                                   "SimulatedComparisons"]),
         ("Model selection", ["BestOfNScorer"]),
-        ("Text", ["SentenceEmbedder", "EmbeddingCache"]),
+        ("Text", ["SentenceEmbedder", "TextVectorizer", "EmbeddingCache"]),
     ],
     "skreward.metrics": [
         ("Best-of-N", ["best_of_n_score", "best_of_n_report", "best_of_n_curve"]),

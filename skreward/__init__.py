@@ -9,6 +9,7 @@ from ._modules import RewardMLP
 from ._pairwise import PairwiseTransformer
 from ._simulation import SimulatedComparisons, simulate_comparisons
 from ._text import SentenceEmbedder
+from ._text_vectorizer import TextVectorizer
 from .metrics import BestOfNScorer
 
 __version__ = "0.1.0"
@@ -24,5 +25,6 @@ __all__ = [
     "SentenceEmbedder",
     "SimulatedAnnotator",
     "SimulatedComparisons",
+    "TextVectorizer",
     "simulate_comparisons",
 ]

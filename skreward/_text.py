@@ -166,7 +166,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         self : SentenceEmbedder
         """
         self._validate_params()
-        self._check_texts(X)
+        check_texts(X, needs_prompt=self.combine != "response")
         return self
 
     def transform(self, X):
@@ -187,7 +187,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
             reward model fits them with ``y=None``). float32.
         """
         self._validate_params()
-        kind, columns = self._check_texts(X)
+        kind, columns = check_texts(X, needs_prompt=self.combine != "response")
         if kind == "items":
             return self._embed_items(columns.get("prompt"), columns["response"])
         n = len(columns["chosen"])
@@ -213,62 +213,6 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         return self.transform(X)
 
     # -- input -----------------------------------------------------------------
-
-    def _check_texts(self, X):
-        """Return ("items" | "triples", {column: list of str}) or raise a clear ValueError."""
-        try:
-            import pandas as pd
-        except ImportError:  # pragma: no cover - pandas is a dependency
-            pd = None
-        if pd is not None and isinstance(X, pd.DataFrame):
-            names = [str(c) for c in X.columns]
-            get = lambda c: X[c].tolist()  # noqa: E731
-        elif isinstance(X, dict):
-            names = [str(c) for c in X]
-            get = lambda c: list(X[c])  # noqa: E731
-        else:
-            raise ValueError(
-                "X must be a pandas DataFrame or a dict of lists with columns "
-                "('prompt', 'response') for items or ('prompt', 'chosen', 'rejected') for "
-                f"comparisons; got {type(X).__name__}."
-            )
-        needs_prompt = self.combine != "response"
-        if "chosen" in names and "rejected" in names:
-            kind, required = "triples", ["prompt", "chosen", "rejected"]
-        elif "response" in names:
-            kind, required = "items", ["prompt", "response"]
-        else:
-            raise ValueError(
-                "X must have columns ('prompt', 'response') for items or ('prompt', 'chosen', "
-                f"'rejected') for comparisons; got columns {names[:10]}."
-            )
-        if not needs_prompt and "prompt" not in names:
-            required = required[1:]
-        missing = [c for c in required if c not in names]
-        if missing:
-            raise ValueError(
-                f"X is missing column(s) {missing} for {kind} (columns {required}"
-                f"{'' if needs_prompt else '; prompt is optional with combine=response'}); "
-                f"got columns {names[:10]}."
-            )
-        columns = {c: get(c) for c in required}
-        lengths = {len(v) for v in columns.values()}
-        if len(lengths) > 1:
-            raise ValueError(f"X: columns {required} must have the same length; got "
-                             f"{[len(columns[c]) for c in required]}.")
-        if lengths == {0}:
-            raise ValueError("X must hold at least one row; got 0.")
-        for name, values in columns.items():
-            for i, value in enumerate(values):
-                if not isinstance(value, str):
-                    what = "a missing value (None or NaN)" if _is_missing(value) else \
-                        f"a non-string value ({type(value).__name__})"
-                    raise ValueError(f"X[{name!r}] has {what} at row {i}; every {name} must "
-                                     "be a non-empty string (drop or fill those rows).")
-                if not value.strip():
-                    raise ValueError(f"X[{name!r}] has an empty string at row {i}; every "
-                                     f"{name} must be a non-empty string (drop or fill those rows).")
-        return kind, columns
 
     # -- embedding ---------------------------------------------------------------
 
@@ -431,6 +375,65 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         tags.transformer_tags = TransformerTags(preserves_dtype=[])
         tags.non_deterministic = False
         return tags
+
+
+def check_texts(X, *, needs_prompt=True):
+    """Return ("items" | "triples", {column: list of str}) or raise a clear ValueError.
+
+    Shared by the text front ends; ``needs_prompt=False`` ignores the prompt column.
+    """
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pd = None
+    if pd is not None and isinstance(X, pd.DataFrame):
+        names = [str(c) for c in X.columns]
+        get = lambda c: X[c].tolist()  # noqa: E731
+    elif isinstance(X, dict):
+        names = [str(c) for c in X]
+        get = lambda c: list(X[c])  # noqa: E731
+    else:
+        raise ValueError(
+            "X must be a pandas DataFrame or a dict of lists with columns "
+            "('prompt', 'response') for items or ('prompt', 'chosen', 'rejected') for "
+            f"comparisons; got {type(X).__name__}."
+        )
+    if "chosen" in names and "rejected" in names:
+        kind, required = "triples", ["prompt", "chosen", "rejected"]
+    elif "response" in names:
+        kind, required = "items", ["prompt", "response"]
+    else:
+        raise ValueError(
+            "X must have columns ('prompt', 'response') for items or ('prompt', 'chosen', "
+            f"'rejected') for comparisons; got columns {names[:10]}."
+        )
+    if not needs_prompt:  # an unused prompt column is neither required nor checked
+        required = required[1:]
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise ValueError(
+            f"X is missing column(s) {missing} for {kind} (columns {required}"
+            f"{'' if needs_prompt else '; the prompt is not used'}); "
+            f"got columns {names[:10]}."
+        )
+    columns = {c: get(c) for c in required}
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"X: columns {required} must have the same length; got "
+                         f"{[len(columns[c]) for c in required]}.")
+    if lengths == {0}:
+        raise ValueError("X must hold at least one row; got 0.")
+    for name, values in columns.items():
+        for i, value in enumerate(values):
+            if not isinstance(value, str):
+                what = "a missing value (None or NaN)" if _is_missing(value) else \
+                    f"a non-string value ({type(value).__name__})"
+                raise ValueError(f"X[{name!r}] has {what} at row {i}; every {name} must "
+                                 "be a non-empty string (drop or fill those rows).")
+            if not value.strip():
+                raise ValueError(f"X[{name!r}] has an empty string at row {i}; every "
+                                 f"{name} must be a non-empty string (drop or fill those rows).")
+    return kind, columns
 
 
 def _is_missing(value):
