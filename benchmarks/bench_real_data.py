@@ -9,7 +9,8 @@ Questions
    regularisations and small ensembles. Besides the embedding: sparse TF-IDF
    of the whole answer (word 1-2-grams, character 2-5-grams; fitted on each
    training fold) into a linear BT, alone and ensembled with the embedding
-   model. Public anchors on this split: a
+   model; and skreward's ``TextVectorizer()`` (the same character TF-IDF,
+   reduced to 256 dense dimensions) under the dense reward models. Public anchors on this split: a
    fine-tuned GPT-2-large reward model 0.737, OpenAssistant DeBERTa-v3-large
    about 0.56-0.59. Goal: 0.65.
 2. **arena-bench (GPT-4 scores as golden reward).** Annotations simulated from
@@ -17,8 +18,8 @@ Questions
    prompts; Best-of-N on the other 20%: improvement of the pick's score over
    the mean candidate, and its fraction of the oracle's improvement. Several
    seeded group splits, mean and spread. The same TF-IDF linear BTs (fitted
-   on each split's training answers) and an ensemble run beside the embedding
-   models. Goal: the best model at beta = 10 above 0.5 of the oracle.
+   on each split's training answers), ``TextVectorizer()`` models and an
+   ensemble run beside the embedding models. Goal: the best model at beta = 10 above 0.5 of the oracle.
 3. **Throughput.** ``SentenceEmbedder`` against ``SentenceTransformer.encode``
    on the same texts in the same run (target >= 0.95x), and the speed-up of a
    cached second pass.
@@ -55,7 +56,8 @@ from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 from sklearn.pipeline import make_pipeline
 
 from skreward import (BTRegressor, OrderConsistentClassifier, PairwiseTransformer,
-                      RewardMLPClassifier, SentenceEmbedder, simulate_comparisons)
+                      RewardMLPClassifier, SentenceEmbedder, TextVectorizer,
+                      simulate_comparisons)
 from skreward.datasets import load_hh_rlhf, load_scored_responses
 from skreward.metrics import best_of_n_report, order_consistency_score
 
@@ -204,6 +206,15 @@ def hh_tfidf_variants(quick):
     return v
 
 
+LSA = "TextVectorizer() (TF-IDF chars, LSA 256)"
+
+
+def hh_lsa_variants(quick):
+    """(name, model factory) on skreward's dense TextVectorizer, refitted per fold."""
+    v = [("linear BT, C=1", lambda: linear_bt(1.0)), ("BT-MLP (paper default)", bt_mlp)]
+    return v if quick else v + [("CLF-MLP (paper default)", clf_mlp), ("CLF-LGB", clf_lgb)]
+
+
 def dense_rewards(make, X):
     """Per fold: rewards of training items, chosen and rejected test answers."""
     def rewards(fold, train, test):
@@ -211,6 +222,14 @@ def dense_rewards(make, X):
                                 np.random.default_rng(fold))
         return (model.decision_function(X[train].reshape(-1, X.shape[-1])),
                 model.decision_function(X[test, 0]), model.decision_function(X[test, 1]))
+    return rewards
+
+
+def lsa_rewards(make, data):
+    """As ``dense_rewards``, on a TextVectorizer fitted to each training fold."""
+    def rewards(fold, train, test):
+        X = TextVectorizer().fit(data.iloc[train]).transform(data)
+        return dense_rewards(make, X)(fold, train, test)
     return rewards
 
 
@@ -244,6 +263,8 @@ ENSEMBLES = {
     "ensemble: linear BT (response, inner CV) + linear BT (TF-IDF chars, inner CV)": [
         ("linear BT, C by inner CV", "response"),
         ("linear BT, C by inner CV", "TF-IDF chars 2-5")],
+    "ensemble: linear BT (response, C=0.1) + linear BT (TextVectorizer, C=1)": [
+        ("linear BT, C=0.1", "response"), ("linear BT, C=1", LSA)],
     "ensemble: linear BT (response, inner CV) + linear BT (TF-IDF words and chars, inner CV)": [
         ("linear BT, C by inner CV", "response"),
         ("linear BT, C by inner CV", "TF-IDF words 1-2"),
@@ -262,6 +283,7 @@ def bench_hh(data_dir, cache, quick, log):
                 for name, feature, make in hh_variants(quick)]
     variants += [(name, kind, tfidf_rewards(make, kind, data))
                  for name, kind, make in hh_tfidf_variants(quick)]
+    variants += [(name, LSA, lsa_rewards(make, data)) for name, make in hh_lsa_variants(quick)]
     rows, margins = [], {}
     for name, feature, rewards in variants:
         start = time.perf_counter()
@@ -324,6 +346,8 @@ def arena_models(quick):
         ("linear BT, C=0.1", "prompt+response+log length", lambda: linear_bt(0.1)),
         ("BT-MLP (256)", "prompt+response+log length", lambda: bt_mlp(**small)),
     ]
+    models += [("linear BT, C=1", LSA, lambda: linear_bt(1.0)), ("BT-MLP (256)", LSA,
+               lambda: bt_mlp(**small))]
     if not quick:
         models += [
             ("linear BT, C=0.1", "text (prompt tail + response)", lambda: linear_bt(0.1)),
@@ -365,6 +389,7 @@ def bench_arena(data_dir, cache, quick, n_splits, n_pairs, log):
     for split, (train, test) in enumerate(splits.split(data, groups=groups)):
         sparse = {kind: tfidf(kind, data["response"].iloc[train]).transform(data["response"])
                   for kind in TFIDF}
+        features[LSA] = TextVectorizer().fit(data.iloc[train]).transform(data)  # this split's
         # References that learn nothing from annotations. The LLM-identity prior
         # (each LLM's mean golden score on the training prompts) reads no text: it
         # shows how much of the oracle a reward that recognised the writer could reach.
