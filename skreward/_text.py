@@ -212,8 +212,6 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         """
         return self.transform(X)
 
-    # -- input -----------------------------------------------------------------
-
     # -- embedding ---------------------------------------------------------------
 
     def _embed_items(self, prompts, responses):

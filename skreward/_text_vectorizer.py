@@ -99,7 +99,7 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         self.vectorizer_ = clone(self.vectorizer) if self.vectorizer is not None \
             else default_vectorizer()
         self.vectorizer_.fit(_responses(X))
-        self.n_features_out_ = self._vectorize(["x"]).shape[1]
+        self.n_features_out_ = self._vectorize(["x"]).shape[1]  # any vectorizer's width
         return self
 
     def transform(self, X):
