@@ -10,7 +10,8 @@ Questions
    of the whole answer (word 1-2-grams, character 2-5-grams; fitted on each
    training fold) into a linear BT, alone and ensembled with the embedding
    model; and skreward's ``TextVectorizer()`` (the same character TF-IDF,
-   reduced to 256 dense dimensions) under the dense reward models. Public anchors on this split: a
+   reduced to 256 dense dimensions) under the dense reward models. Public
+   anchors on this split: a
    fine-tuned GPT-2-large reward model 0.737, OpenAssistant DeBERTa-v3-large
    about 0.56-0.59. Goal: 0.65.
 2. **arena-bench (GPT-4 scores as golden reward).** Annotations simulated from
@@ -19,7 +20,8 @@ Questions
    the mean candidate, and its fraction of the oracle's improvement. Several
    seeded group splits, mean and spread. The same TF-IDF linear BTs (fitted
    on each split's training answers), ``TextVectorizer()`` models and an
-   ensemble run beside the embedding models. Goal: the best model at beta = 10 above 0.5 of the oracle.
+   ensemble run beside the embedding models. Goal: the best model at
+   beta = 10 above 0.5 of the oracle.
 3. **Throughput.** ``SentenceEmbedder`` against ``SentenceTransformer.encode``
    on the same texts in the same run (target >= 0.95x), and the speed-up of a
    cached second pass.
@@ -67,9 +69,13 @@ D = 384  # all-MiniLM-L6-v2
 
 # -- models ---------------------------------------------------------------------------
 
+def logistic(C=1.0):
+    """Logistic regression without intercept: a linear BT on differences x_a - x_b."""
+    return LogisticRegression(C=C, fit_intercept=False, max_iter=5000)
+
+
 def linear_bt(C=1.0):
-    return make_pipeline(PairwiseTransformer("difference"),
-                         LogisticRegression(C=C, fit_intercept=False, max_iter=5000))
+    return make_pipeline(PairwiseTransformer("difference"), logistic(C))
 
 
 def logistic_cv(Cs=(0.01, 0.03, 0.1, 0.3, 1, 3)):
@@ -198,8 +204,7 @@ def hh_variants(quick):
 
 def hh_tfidf_variants(quick):
     """(name, TF-IDF kind, logistic regression factory) of the sparse linear BTs tried."""
-    v = [(f"linear BT, C={C}", kind, lambda C=C: LogisticRegression(
-          C=C, fit_intercept=False, max_iter=5000))
+    v = [(f"linear BT, C={C}", kind, lambda C=C: logistic(C))
          for kind in TFIDF for C in ([1.0] if quick else [0.3, 1.0, 3.0])]
     v += [("linear BT, C by inner CV", kind, lambda: logistic_cv((0.1, 0.3, 1, 3, 10)))
           for kind in TFIDF]
@@ -357,8 +362,7 @@ def arena_models(quick):
     return models
 
 
-ARENA_TFIDF = [(f"linear BT, C={C}", kind, lambda C=C: LogisticRegression(
-                C=C, fit_intercept=False, max_iter=5000))
+ARENA_TFIDF = [(f"linear BT, C={C}", kind, lambda C=C: logistic(C))
                for kind in TFIDF for C in (0.3, 1.0)]
 ARENA_ENSEMBLE = ("ensemble: linear BT (prompt+response+log length) + linear BT (TF-IDF chars)",
                   [("linear BT, C=0.1", "prompt+response+log length"),
