@@ -1,16 +1,11 @@
 """skreward: reward models from preference comparisons, scikit-learn style."""
 
 from ._annotator import SimulatedAnnotator
-from ._bt import BTRegressor
-from ._classification import OrderConsistentClassifier
-from ._embedding_cache import EmbeddingCache
-from ._mlp_classifier import RewardMLPClassifier
-from ._modules import RewardMLP
-from ._pairwise import PairwiseTransformer
 from ._simulation import SimulatedComparisons, simulate_comparisons
-from ._text import SentenceEmbedder
-from ._text_vectorizer import TextVectorizer
 from .metrics import BestOfNScorer
+from .models import (BTRegressor, OrderConsistentClassifier, PairwiseTransformer, RewardMLP,
+                     RewardMLPClassifier)
+from .text import EmbeddingCache, SentenceEmbedder, TextVectorizer
 
 __version__ = "0.1.0"
 

@@ -140,7 +140,7 @@ def _read_items(path):
         return Bunch(X=features.to_numpy(np.float64), **{k: frame[k].to_numpy()
                                                          for k in ("golden", "groups") if k in frame})
     if ".jsonl" in path.suffixes:
-        from .._text import SentenceEmbedder
+        from ..text import SentenceEmbedder
         from ..datasets import load_scored_responses
 
         answers = load_scored_responses(path)

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import RewardModelMixin
 from ._pairwise import PairwiseTransformer
-from ._validation import check_comparisons, check_items
+from .._validation import check_comparisons, check_items
 
 _EPS = 1e-7  # clip probabilities so that their logit stays finite
 

@@ -4,7 +4,6 @@ from numbers import Real
 
 import numpy as np
 import torch
-from scipy.special import expit, ndtr
 from sklearn.base import RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -15,10 +14,8 @@ from torch import nn
 from ._base import RewardModelMixin
 from ._modules import RewardMLP
 from ._nets import NET_PARAMETER_CONSTRAINTS, ScoringNetMixin, float32_input
-from ._validation import check_comparison_labels, check_comparisons, check_items
-
-_LINK_CDF = {"logistic": expit, "probit": ndtr}
-
+from .._links import LINKS
+from .._validation import check_comparison_labels, check_comparisons, check_items
 
 class BCEWithProbitLoss(nn.Module):
     """Binary cross-entropy of the probit link: ``-log Phi(+-input)`` for targets 1 / 0."""
@@ -137,7 +134,7 @@ class BTRegressor(RewardModelMixin, RegressorMixin, ScoringNetMixin, NeuralNet):
 
     _parameter_constraints = {
         **NET_PARAMETER_CONSTRAINTS,
-        "link": [StrOptions(set(_LINK_CDF))],
+        "link": [StrOptions(set(LINKS))],
         "margin": [Interval(Real, 0, None, closed="left")],
     }
 
@@ -249,5 +246,5 @@ class BTRegressor(RewardModelMixin, RegressorMixin, ScoringNetMixin, NeuralNet):
         check_is_fitted(self, "n_features_in_")
         X, _ = check_comparisons(X)
         reward = self.decision_function(X.reshape(-1, X.shape[2])).reshape(-1, 2)
-        cdf = _LINK_CDF[self.link]
+        cdf = LINKS[self.link]
         return np.column_stack([cdf(reward[:, 1] - reward[:, 0]), cdf(reward[:, 0] - reward[:, 1])])

@@ -1,6 +1,6 @@
 """The reward-model protocol shared by every reward model of skreward."""
 
-from .metrics import order_consistency_scorer
+from ..metrics import order_consistency_scorer
 
 
 class RewardModelMixin:

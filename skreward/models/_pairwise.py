@@ -6,7 +6,7 @@ from sklearn.utils import TransformerTags
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 
-from ._validation import check_comparisons, check_items
+from .._validation import check_comparisons, check_items
 
 
 def _keeps_rows(self):

@@ -10,7 +10,7 @@ from sklearn.utils import TransformerTags
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
-from ._text import check_texts
+from ._embedder import check_texts
 
 
 def default_vectorizer():

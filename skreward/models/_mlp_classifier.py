@@ -13,7 +13,7 @@ from torch import nn
 
 from ._modules import RewardMLP
 from ._nets import NET_PARAMETER_CONSTRAINTS, ScoringNetMixin, float32_input
-from ._validation import check_items
+from .._validation import check_items
 
 
 class RewardMLPClassifier(ClassifierMixin, ScoringNetMixin, NeuralNet):

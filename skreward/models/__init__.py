@@ -1,0 +1,24 @@
+"""Reward models: fitted on comparisons ``(n_pairs, 2, n_features)``, scoring items.
+
+* :class:`BTRegressor` - the Bradley-Terry model on a scoring network (BT-MLP);
+* :class:`OrderConsistentClassifier` - any binary classifier's logit as the
+  reward (CLF-LGB, CLF-MLP with :class:`RewardMLPClassifier`);
+* :class:`PairwiseTransformer` - comparisons as rows for ordinary estimators;
+* :class:`RewardMLP` - the scoring network the neural models share.
+
+Every name is also importable from :mod:`skreward`.
+"""
+
+from ._bt import BTRegressor
+from ._classification import OrderConsistentClassifier
+from ._mlp_classifier import RewardMLPClassifier
+from ._modules import RewardMLP
+from ._pairwise import PairwiseTransformer
+
+__all__ = [
+    "BTRegressor",
+    "OrderConsistentClassifier",
+    "PairwiseTransformer",
+    "RewardMLP",
+    "RewardMLPClassifier",
+]

@@ -1,0 +1,14 @@
+"""From text to skreward's arrays: embedders, a vectorizer and an embedding cache.
+
+* :class:`SentenceEmbedder` - a sentence-transformers model (offline by default);
+* :class:`TextVectorizer` - any scikit-learn text vectorizer fitted on the answers;
+* :class:`EmbeddingCache` - every distinct text embedded once across fits and runs.
+
+Every name is also importable from :mod:`skreward`.
+"""
+
+from ._cache import EmbeddingCache
+from ._embedder import SentenceEmbedder
+from ._vectorizer import TextVectorizer
+
+__all__ = ["EmbeddingCache", "SentenceEmbedder", "TextVectorizer"]
