@@ -1,8 +1,23 @@
 import numpy as np
 import pytest
+import torch
 
 from skreward import simulate_comparisons
 from skreward.datasets import make_preference_testbed
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Fit networks on one torch thread, restoring the setting after the module.
+
+    The tests' networks are tiny: they train fastest on one thread, and the
+    machine's other cores stay free. A module that fits networks uses it with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

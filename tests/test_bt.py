@@ -21,6 +21,8 @@ from skreward import (BTRegressor, OrderConsistentClassifier, RewardMLP, RewardM
                       simulate_comparisons)
 from skreward.metrics import best_of_n_score
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SMALL = dict(module__hidden_sizes=(32,), max_epochs=8, lr=3e-3, random_state=0)
 
 
@@ -30,15 +32,6 @@ def bt(**params):
 
 def clf_mlp(**params):
     return OrderConsistentClassifier(RewardMLPClassifier(**{**SMALL, **params}))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks train fastest on one thread (and a shared machine stays responsive)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -79,9 +79,8 @@ def load_hh_rlhf(path, *, drop_empty=True):
         A file in the HH-RLHF format, e.g. ``harmless-base/test.jsonl.gz``
         of https://github.com/anthropics/hh-rlhf (gzip or plain text).
     drop_empty : bool, default=True
-        Drop comparisons where either final turn is empty (4 of the 2,312 in
-        harmless-base test), which no text embedder can read; ``False``
-        keeps them.
+        Drop comparisons where either final turn is empty (a handful in
+        HH-RLHF), which no text embedder can read; ``False`` keeps them.
 
     Returns
     -------
@@ -91,8 +90,8 @@ def load_hh_rlhf(path, *, drop_empty=True):
         (the final assistant turns, without the ``"Assistant:"`` marker), and
         ``dialogue`` (the line number, from 0), by which cross-validation
         should group. In the rare pairs whose dialogues part before their
-        final turn (5 in harmless-base test), the context is their common
-        start up to an assistant turn and the responses are the rest.
+        final turn, the context is their common start up to an assistant
+        turn and the responses are the rest.
 
     Examples
     --------
@@ -135,7 +134,7 @@ def load_scored_responses(path, *, group="question_id", prompt="prompt", respons
     """Load prompts with several scored responses from a local jsonl(.gz) file.
 
     One line per (prompt, response) with a score, e.g. the arena-bench file
-    of Arena-Hard-Auto (GPT-4 grades of 13-16 models' answers per prompt).
+    of Arena-Hard-Auto (GPT-4 grades of several models' answers per prompt).
     The score serves as the golden reward of simulated annotation and of
     Best-of-N evaluation.
 
@@ -147,8 +146,8 @@ def load_scored_responses(path, *, group="question_id", prompt="prompt", respons
         The fields holding the prompt id, the prompt text, the response text
         and the score.
     drop_empty : bool, default=True
-        Drop responses that are empty strings (27 of the 4,760 in
-        arena-bench-v1), which no text embedder can read.
+        Drop responses that are empty strings (a few in arena-bench), which
+        no text embedder can read.
 
     Returns
     -------
