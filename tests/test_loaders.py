@@ -9,9 +9,9 @@ import pytest
 
 from skreward.datasets import load_hh_rlhf, load_scored_responses
 
-DATA = Path(__file__).parents[2] / "shared" / "data"
-HH_FILE = DATA / "hh_rlhf_harmless_base_test.jsonl.gz"
-ARENA_FILE = DATA / "arena_bench_v1_scored.jsonl.gz"
+DATA = Path(__file__).parent / "data"  # a sample of the real files; see its README.md
+HH_FILE = DATA / "hh_rlhf_harmless_base_test_sample.jsonl.gz"
+ARENA_FILE = DATA / "arena_bench_v1_scored_sample.jsonl.gz"
 
 
 def _write_jsonl(path, records, *, compress=False):
@@ -45,16 +45,18 @@ def test_hh_rlhf_splits_dialogues_into_shared_context_and_final_turns(tmp_path):
 
 
 def test_hh_rlhf_real_file_keeps_every_final_turn():
-    if not HH_FILE.is_file():
-        pytest.skip(f"real data not found at {DATA}")
     data = load_hh_rlhf(HH_FILE, drop_empty=False)
-    assert len(data) == 2312 and data["dialogue"].is_unique
+    assert len(data) == 40 and data["dialogue"].is_unique
     with gzip.open(HH_FILE, "rt", encoding="utf-8") as f:
         first = json.loads(f.readline())
     assert first["chosen"].endswith(data.loc[0, "chosen"])
     assert first["rejected"].endswith(data.loc[0, "rejected"])
     assert (data["chosen"] != data["rejected"]).all()
-    assert len(load_hh_rlhf(HH_FILE)) == 2308
+    # Record 38 has an empty chosen turn (dropped by default); the dialogues of record 39
+    # part before their final turn, so its responses hold the rest of each dialogue.
+    assert data.loc[38, "chosen"] == "" and data.loc[38, "rejected"] != ""
+    assert "\n\nAssistant:" in data.loc[39, "chosen"]
+    assert len(load_hh_rlhf(HH_FILE)) == 39
 
 
 def test_scored_responses_have_group_prompt_response_score(tmp_path):
@@ -71,10 +73,10 @@ def test_scored_responses_have_group_prompt_response_score(tmp_path):
 
 
 def test_scored_responses_real_arena_bench_file():
-    if not ARENA_FILE.is_file():
-        pytest.skip(f"real data not found at {DATA}")
     data = load_scored_responses(ARENA_FILE)
-    assert len(data) == 4760 - 27 and data["group"].nunique() == 300
+    assert len(data) == 64 - 1 and data["group"].nunique() == 4  # one empty answer dropped
+    assert sorted(data["group"].value_counts()) == [15, 16, 16, 16]
+    assert len(load_scored_responses(ARENA_FILE, drop_empty=False)) == 64
     assert data["score"].between(1, 10).all() and data["score"].dtype == np.float64
 
 

@@ -13,17 +13,13 @@ from sklearn.pipeline import make_pipeline
 from skreward import EmbeddingCache, OrderConsistentClassifier, SentenceEmbedder
 from skreward.datasets import load_hh_rlhf
 
-DATA = Path(__file__).parents[2] / "shared" / "data"
-HH_FILE = DATA / "hh_rlhf_harmless_base_test.jsonl.gz"
+HH_FILE = Path(__file__).parent / "data" / "hh_rlhf_harmless_base_test_sample.jsonl.gz"
 
 
 @pytest.fixture(scope="module")
 def hh():
     """The first six real comparisons of HH-RLHF harmless (test)."""
-    if not HH_FILE.is_file():
-        pytest.skip(f"real data not found at {DATA}")
-    data = load_hh_rlhf(HH_FILE).iloc[:6].reset_index(drop=True)
-    return data
+    return load_hh_rlhf(HH_FILE).iloc[:6].reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,13 @@ import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold, cross_val_score
+from sklearn.model_selection import GroupKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 
 from skreward import OrderConsistentClassifier, TextVectorizer
-from skreward.datasets import load_hh_rlhf
+from skreward.datasets import load_hh_rlhf, load_scored_responses
 
-HH_FILE = Path(__file__).parents[2] / "shared" / "data" / "hh_rlhf_harmless_base_test.jsonl.gz"
+DATA = Path(__file__).parent / "data"  # a sample of the real files; see its README.md
 
 TRIPLES = {"prompt": ["Hi", "Hi"],
            "chosen": ["Hello, how can I help?", "Hello there!"],
@@ -24,9 +24,16 @@ TRIPLES = {"prompt": ["Hi", "Hi"],
 
 @pytest.fixture(scope="module")
 def hh():
-    if not HH_FILE.is_file():
-        pytest.skip(f"real data not found at {HH_FILE.parent}")
-    return load_hh_rlhf(HH_FILE).iloc[:400].reset_index(drop=True)
+    """39 real HH-RLHF comparisons (78 responses)."""
+    return load_hh_rlhf(DATA / "hh_rlhf_harmless_base_test_sample.jsonl.gz")
+
+
+@pytest.fixture(scope="module")
+def answer_lines():
+    """The non-empty lines of 63 real arena-bench answers: more than 256 texts."""
+    answers = load_scored_responses(DATA / "arena_bench_v1_scored_sample.jsonl.gz")["response"]
+    return {"response": [line for answer in answers for line in answer.splitlines()
+                         if line.strip()]}
 
 
 def test_items_and_triples_have_the_documented_shapes():
@@ -43,23 +50,40 @@ def test_items_and_triples_have_the_documented_shapes():
     np.testing.assert_array_equal(vectorizer.transform({"response": ["zebra quartz"]}), 0.0)
 
 
-def test_default_is_char_ngram_tfidf_reduced_to_256_dense_dimensions(hh):
-    vectorizer = TextVectorizer().fit(hh)
-    X = vectorizer.transform(hh)
-    assert X.shape == (400, 2, 256) and vectorizer.n_features_out_ == 256
+def test_default_is_char_ngram_tfidf_reduced_to_256_dense_dimensions(hh, answer_lines):
+    n_texts = len(answer_lines["response"])
+    assert n_texts > 256
+    vectorizer = TextVectorizer().fit(answer_lines)
+    X = vectorizer.transform(answer_lines)
+    assert X.shape == (n_texts, 256) and vectorizer.n_features_out_ == 256
     tfidf, svd = vectorizer.vectorizer_.steps[0][1], vectorizer.vectorizer_.steps[1][1]
     assert tfidf.analyzer == "char_wb" and tfidf.ngram_range == (2, 5)
     assert svd.random_state == 0
-    np.testing.assert_array_equal(X, TextVectorizer().fit(hh).transform(hh))  # deterministic
+    np.testing.assert_array_equal(  # deterministic
+        X, TextVectorizer().fit(answer_lines).transform(answer_lines))
     assert TextVectorizer().vectorizer is None  # the default is built in fit, never shared
+    # Fitted on fewer responses than 256, it keeps one dimension per response.
+    small = TextVectorizer().fit(hh)
+    assert small.transform(hh).shape == (39, 2, 78) and small.n_features_out_ == 78
 
 
-def test_learns_human_preferences_in_a_cross_validated_pipeline(hh):
+def test_learns_in_a_cross_validated_pipeline_from_training_folds_only(hh):
     groups = pd.factorize(hh["prompt"])[0]
-    model = make_pipeline(TextVectorizer(), OrderConsistentClassifier(LogisticRegression()))
-    scores = cross_val_score(model, hh, groups=groups, cv=GroupKFold(3))
-    # 400 comparisons, 3 folds: 0.60-0.63 per fold when measured; chance is 0.5.
-    assert scores.min() > 0.57, scores
+    model = make_pipeline(TextVectorizer(TfidfVectorizer()),
+                          OrderConsistentClassifier(LogisticRegression()))
+    cv = GroupKFold(3)
+    result = cross_validate(model, hh, groups=groups, cv=cv, return_estimator=True,
+                            return_train_score=True)
+    for fitted, (train, test) in zip(result["estimator"], cv.split(hh, groups=groups)):
+        words = lambda rows: set(TfidfVectorizer().fit(  # noqa: E731
+            pd.concat([hh["chosen"][rows], hh["rejected"][rows]])).vocabulary_)
+        vocabulary = set(fitted[0].vectorizer_.vocabulary_)
+        # The vocabulary is the training fold's: words only the held-out fold has are unknown.
+        assert vocabulary == words(train) and words(test) - vocabulary
+    # It learns the training comparisons; held-out accuracy on real data (well above
+    # chance on a few hundred comparisons) is measured by benchmarks/bench_real_data.py.
+    assert result["train_score"].min() > 0.9, result["train_score"]
+    assert ((result["test_score"] >= 0) & (result["test_score"] <= 1)).all()
 
 
 def test_fitted_vectorizer_pickles():
