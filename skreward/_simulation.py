@@ -1,21 +1,37 @@
-"""Simulated annotation: draw comparisons by a pairing strategy, label them noisily.
+"""Simulated annotation: the function that draws and labels comparisons, and its estimator.
 
-Candidate pairs are never enumerated: every strategy is a set of blocks
-(per prompt, or one block of all items) whose pairs are numbered, so a
-sample of pair numbers is drawn and decoded to items in a few vector
-operations.
+:func:`simulate_comparisons` draws comparisons of items by a pairing strategy
+(:mod:`skreward._pair_sampling`) and labels them through a noisy link;
+:class:`SimulatedAnnotator` does it on its training fold and fits a reward
+model on the result, so that annotation settings are hyper-parameters (as
+scikit-learn keeps ``k_means`` beside ``KMeans``).
 """
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit, ndtr
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._links import LINKS
+from ._pair_sampling import PAIRINGS, draw_pairs
 from ._validation import check_groups, check_rewards
+from .metrics import prompt_spearman_score
 
-PAIRINGS = ("same_prompt", "cross_prompt", "similar", "diverse")
-LINKS = {"logistic": expit, "probit": ndtr}
+#: Constraints of the annotation settings: the one definition used by
+#: :func:`simulate_comparisons`, :class:`SimulatedAnnotator` and the experiment grids.
+ANNOTATION_CONSTRAINTS = {
+    "n_pairs": [Interval(numbers.Integral, 1, None, closed="left")],
+    "pairing": [StrOptions(set(PAIRINGS))],
+    "beta": [Interval(numbers.Real, 0, None, closed="both")],  # np.inf: noiseless
+    "link": [StrOptions(set(LINKS))],
+    "scale": [Interval(numbers.Real, 0, None, closed="neither"), None],
+    "replace": ["boolean"],
+    "random_state": ["random_state"],
+}
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,10 @@ class SimulatedComparisons:
         return np.asarray(X)[self.pairs]
 
 
+@validate_params(
+    {"golden": ["array-like"], "groups": ["array-like", None], **ANNOTATION_CONSTRAINTS},
+    prefer_skip_nested_validation=True,
+)
 def simulate_comparisons(golden, groups=None, *, n_pairs, pairing="same_prompt", beta=1.0,
                          link="logistic", scale=None, replace=False, random_state=None):
     """Draw comparisons of items and annotate them from a golden reward, with noise.
@@ -115,28 +135,11 @@ def simulate_comparisons(golden, groups=None, *, n_pairs, pairing="same_prompt",
     golden = check_rewards(golden, len(np.ravel(golden)), input_name="golden")
     if len(golden) < 2:
         raise ValueError(f"golden must hold at least two items to compare; got n_samples={len(golden)}.")
-    if pairing not in PAIRINGS:
-        raise ValueError(f"pairing must be one of {PAIRINGS}; got {pairing!r}.")
-    if link not in LINKS:
-        raise ValueError(f"link must be one of {tuple(LINKS)}; got {link!r}.")
-    if not beta >= 0:
-        raise ValueError(f"beta must be a non-negative annotation quality; got {beta}.")
-    if int(n_pairs) != n_pairs or n_pairs < 1:
-        raise ValueError(f"n_pairs must be a positive integer; got {n_pairs}.")
+    if pairing != "cross_prompt":
+        groups = check_groups(groups, len(golden))
     scale = _check_scale(golden, scale)
     rng = check_random_state(random_state)
-
-    if pairing == "cross_prompt":
-        members, sizes = np.arange(len(golden))[None], np.array([len(golden)])
-        first, second = _draw_within_blocks(members, sizes, int(n_pairs), replace, rng, pairing)
-    else:
-        groups = check_groups(groups, len(golden))
-        first, second = _draw_by_prompt(golden, groups, int(n_pairs), pairing, replace, rng)
-
-    shuffle = rng.permutation(len(first))  # pairs come out in block order: shuffle them
-    first, second = first[shuffle], second[shuffle]
-    swap = rng.random(len(first)) < 0.5  # the first item is not always the lower rank
-    first, second = np.where(swap, second, first), np.where(swap, first, second)
+    first, second = draw_pairs(golden, groups, int(n_pairs), pairing, replace, rng)
     delta = golden[first] - golden[second]
     with np.errstate(invalid="ignore"):
         p_correct = np.where(delta == 0, 0.5, LINKS[link](beta * np.abs(delta) / scale))
@@ -160,83 +163,181 @@ def _check_scale(golden, scale):
     return scale
 
 
-def _draw_by_prompt(golden, groups, n_pairs, pairing, replace, rng):
-    """Draw pairs of responses of one prompt; blocks are prompts (or their parts)."""
-    _, prompt, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    if counts.min() < 2:
-        bad = np.unique(groups)[counts < 2][:5].tolist()
-        raise ValueError(
-            f"groups: pairing={pairing!r} needs at least two responses per prompt; prompts "
-            f"{bad} have only one. Drop them, or use pairing='cross_prompt'."
-        )
-    order = np.argsort(prompt, kind="stable")
-    if pairing != "same_prompt":  # by prompt, then by golden reward (two stable argsorts)
-        by_golden = np.argsort(golden, kind="stable")
-        order = by_golden[np.argsort(prompt[by_golden], kind="stable")]
-    rank = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
-    size = counts[prompt[order]]
-    if pairing == "same_prompt":
-        return _draw_within_blocks(*_blocks(order, prompt[order], np.ones_like(rank, bool)),
-                                   n_pairs, replace, rng, pairing)
-    if pairing == "similar":
-        middle = (rank >= size // 4) & (rank < size - size // 4)
-        return _draw_within_blocks(*_blocks(order, prompt[order], middle),
-                                   n_pairs, replace, rng, pairing)
-    quarter = -(-size // 4)  # ceil: at least one response at each end
-    worst, _ = _blocks(order, prompt[order], rank < quarter)
-    best, sizes = _blocks(order, prompt[order], rank >= size - quarter)
-    return _draw_across_blocks(worst, best, sizes, n_pairs, replace, rng, pairing)
+class SimulatedAnnotator(MetaEstimatorMixin, BaseEstimator):
+    """Simulate preference annotations from a golden reward, then fit a reward model on them.
 
+    ``fit(X_items, golden_reward, groups=prompt_ids)`` draws ``n_pairs``
+    comparisons of the training items by ``pairing``, labels them with
+    annotation quality ``beta`` (see :func:`~skreward.simulate_comparisons`)
+    and fits ``clone(estimator)`` on them. The annotation settings are
+    hyper-parameters, so one ``GridSearchCV`` searches reward models,
+    annotation quality and pairing together, scored by
+    :class:`~skreward.BestOfNScorer` on held-out prompts.
 
-def _blocks(order, prompt_sorted, keep):
-    """Items kept of each prompt as rows of a padded (n_prompts, max_size) table."""
-    items, block = order[keep], prompt_sorted[keep]
-    _, block, sizes = np.unique(block, return_inverse=True, return_counts=True)
-    slot = np.arange(len(items)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    members = np.zeros((len(sizes), sizes.max()), dtype=np.int64)
-    members[block, slot] = items
-    return members, sizes
+    ``fit`` requests ``groups`` through scikit-learn's metadata routing
+    (``sklearn.set_config(enable_metadata_routing=True)``); called directly,
+    ``groups`` is an ordinary argument.
 
+    Parameters
+    ----------
+    estimator : reward model
+        Fitted on comparisons ``(n_pairs, 2, n_features)``, with a
+        ``decision_function`` on items (:class:`~skreward.BTRegressor`,
+        :class:`~skreward.OrderConsistentClassifier`, ...). It is cloned.
+    n_pairs : int, default=10_000
+        Comparisons to simulate on the training items.
+    pairing : {"same_prompt", "cross_prompt", "similar", "diverse"}, default="same_prompt"
+        How items are paired for annotation.
+    beta : float, default=1.0
+        Annotation quality (``np.inf``: noiseless).
+    link : {"logistic", "probit"}, default="logistic"
+        Annotation noise model.
+    scale : float, default=None
+        Unit of golden reward differences; ``None``: the standard deviation of
+        the training fold's golden rewards.
+    replace : bool, default=False
+        Whether a pair may be annotated more than once.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the simulated annotations (not the estimator: seed it itself).
 
-def _pair_numbers(n_candidates, n_pairs, replace, rng, pairing):
-    total = int(n_candidates.sum())
-    if not replace and n_pairs > total:
-        raise ValueError(
-            f"n_pairs={n_pairs} is larger than the {total} distinct pairs that "
-            f"pairing={pairing!r} can draw from these items; lower n_pairs or pass replace=True."
-        )
-    if replace:
-        number = np.sort(rng.randint(total, size=n_pairs, dtype=np.int64))
-    else:
-        number = _distinct(total, n_pairs, rng)
-    # Sorted numbers make the search below sequential; callers shuffle the pairs after.
-    block = np.searchsorted(np.cumsum(n_candidates), number, side="right")
-    return block, number - (np.cumsum(n_candidates) - n_candidates)[block]
+    Attributes
+    ----------
+    estimator_ : reward model
+        The fitted clone of ``estimator``.
+    comparisons_ : SimulatedComparisons
+        The simulated comparisons (item indices into the training fold and labels).
+    annotation_error_rate_ : float
+        Realised fraction of labels that contradict the golden reward.
+    mean_abs_delta_ : float
+        Mean golden reward difference of the annotated pairs.
+    n_features_in_ : int
+        Features of each item.
 
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skreward import OrderConsistentClassifier, SimulatedAnnotator
+    >>> from skreward.datasets import make_preference_testbed
+    >>> data = make_preference_testbed(n_prompts=100, random_state=0)
+    >>> model = SimulatedAnnotator(OrderConsistentClassifier(LogisticRegression()),
+    ...                            n_pairs=2000, beta=10, random_state=0)
+    >>> model = model.fit(data.X, data.golden, groups=data.groups)
+    >>> round(model.annotation_error_rate_, 3)
+    0.076
+    >>> model.decision_function(data.X_test).shape
+    (25000,)
+    """
 
-def _distinct(total, n, rng):
-    """n distinct numbers below ``total``, sorted (a uniform random subset)."""
-    if n > total // 4:
-        return np.sort(rng.permutation(total)[:n])
-    number = np.empty(0, dtype=np.int64)
-    while len(number) < n:  # few collisions when n is a small part of total
-        number = np.sort(np.concatenate([number, rng.randint(total, size=n - len(number),
-                                                             dtype=np.int64)]))
-        number = number[np.r_[True, number[1:] != number[:-1]]]
-    return number
+    __metadata_request__fit = {"groups": True}
+    __metadata_request__score = {"groups": True}
 
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "decision_function"])],
+        **ANNOTATION_CONSTRAINTS,
+    }
 
-def _draw_within_blocks(members, sizes, n_pairs, replace, rng, pairing):
-    """Unordered pairs i < j within a block: pair number j * (j - 1) / 2 + i."""
-    block, local = _pair_numbers(sizes * (sizes - 1) // 2, n_pairs, replace, rng, pairing)
-    j = np.floor((1 + np.sqrt(1 + 8 * local)) / 2).astype(np.int64)
-    j -= j * (j - 1) // 2 > local  # guard both ways against rounding of the square root
-    j += (j + 1) * j // 2 <= local
-    i = local - j * (j - 1) // 2
-    return members[block, i], members[block, j]
+    def __init__(self, estimator, *, n_pairs=10_000, pairing="same_prompt", beta=1.0,
+                 link="logistic", scale=None, replace=False, random_state=None):
+        self.estimator = estimator
+        self.n_pairs = n_pairs
+        self.pairing = pairing
+        self.beta = beta
+        self.link = link
+        self.scale = scale
+        self.replace = replace
+        self.random_state = random_state
 
+    @_fit_context(prefer_skip_nested_validation=False)  # the reward model validates its own
+    def fit(self, X, y, groups=None, **fit_params):
+        """Simulate comparisons of the items ``X`` and fit the reward model on them.
 
-def _draw_across_blocks(low, high, sizes, n_pairs, replace, rng, pairing):
-    """Pairs of one item of ``low`` and one of ``high`` in the same block."""
-    block, local = _pair_numbers(sizes * sizes, n_pairs, replace, rng, pairing)
-    return low[block, local // sizes[block]], high[block, local % sizes[block]]
+        Parameters
+        ----------
+        X : array-like of shape (n_items, n_features)
+            Items (e.g. embeddings of prompt and response).
+        y : array-like of shape (n_items,)
+            Golden reward of every item.
+        groups : array-like of shape (n_items,), default=None
+            Prompt id of every item; required unless ``pairing="cross_prompt"``.
+        **fit_params : dict
+            Passed to the reward model's ``fit``.
+
+        Returns
+        -------
+        self : SimulatedAnnotator
+        """
+        X, y = validate_data(self, X, y, y_numeric=True)
+        if groups is None and self.pairing != "cross_prompt":
+            raise ValueError(
+                f"groups is required for pairing={self.pairing!r}: pass the prompt id of "
+                "every item. In GridSearchCV or cross_validate, enable metadata routing "
+                "(sklearn.set_config(enable_metadata_routing=True)) and pass groups to fit."
+            )
+        self.comparisons_ = simulate_comparisons(
+            y, groups, n_pairs=self.n_pairs, pairing=self.pairing, beta=self.beta,
+            link=self.link, scale=self.scale, replace=self.replace,
+            random_state=self.random_state)
+        self.annotation_error_rate_ = self.comparisons_.error_rate
+        self.mean_abs_delta_ = self.comparisons_.mean_abs_delta
+        self.estimator_ = clone(self.estimator).fit(
+            self.comparisons_.take(X), self.comparisons_.y, **fit_params)
+        return self
+
+    def decision_function(self, X):
+        """The learned reward of items.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_items, n_features)
+            Items.
+
+        Returns
+        -------
+        reward : ndarray of shape (n_items,)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False)
+        return np.asarray(self.estimator_.decision_function(X), dtype=np.float64).ravel()
+
+    def predict(self, X):
+        """The learned reward of items (the same as :meth:`decision_function`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_items, n_features)
+            Items.
+
+        Returns
+        -------
+        reward : ndarray of shape (n_items,)
+        """
+        return self.decision_function(X)
+
+    def score(self, X, y, groups=None):
+        """Spearman correlation of the learned and golden rewards.
+
+        Within each prompt and averaged when ``groups`` is given (what
+        Best-of-N depends on), else over all items. Use
+        :class:`~skreward.BestOfNScorer` to score by Best-of-N.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_items, n_features)
+            Items.
+        y : array-like of shape (n_items,)
+            Golden rewards.
+        groups : array-like of shape (n_items,), default=None
+            Prompt ids.
+
+        Returns
+        -------
+        score : float
+        """
+        reward = self.decision_function(X)
+        groups = np.zeros(len(reward)) if groups is None else groups
+        return prompt_spearman_score(y, reward, groups)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from skreward import BestOfNScorer
 from skreward.metrics import (best_of_n_curve, best_of_n_report, best_of_n_score,
                               order_consistency_score, prompt_spearman_score)
 
@@ -65,13 +66,34 @@ def test_n_larger_than_a_prompt_raises():
 @pytest.mark.parametrize("kwargs, message", [
     ({"groups": [0, 0]}, "groups must have one prompt id per item: got 2 for 3"),
     ({"y_score": [1.0, np.nan, 2.0]}, "NaN"),
-    ({"metric": "best"}, "metric must be one of"),
+    ({"metric": "best"}, "'metric' parameter of best_of_n_score must be a str among"),
+    ({"n": 0}, r"'n' parameter of best_of_n_score must be an int in the range \[1, inf\) or None"),
+    ({"n_repeats": 0}, "'n_repeats' parameter of best_of_n_score must be an int"),
     ({"groups": None}, "groups is required"),
 ])
 def test_bad_best_of_n_input_raises(kwargs, message):
     args = {"y_true": [1.0, 2.0, 3.0], "y_score": [1.0, 2.0, 3.0], "groups": [0, 0, 1]} | kwargs
     with pytest.raises(ValueError, match=message):
         best_of_n_score(**args)
+
+
+class _GoldenModel:
+    """A fitted reward model whose reward is the first feature."""
+
+    def decision_function(self, X):
+        return np.asarray(X)[:, 0]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"metric": "best"}, "'metric' parameter of BestOfNScorer must be a str among"),
+    ({"n": 0}, "'n' parameter of BestOfNScorer must be an int in the range"),
+    ({"n_repeats": 1.5}, "'n_repeats' parameter of BestOfNScorer must be an int"),
+])
+def test_scorer_validates_its_settings_as_the_function_does(kwargs, message):
+    X, groups = np.arange(6.0)[:, None], [0, 0, 0, 1, 1, 1]
+    assert BestOfNScorer(n=2, metric="oracle_fraction")(_GoldenModel(), X, X[:, 0], groups) == 1.0
+    with pytest.raises(ValueError, match=message):
+        BestOfNScorer(**kwargs)(_GoldenModel(), X, X[:, 0], groups)
 
 
 def test_order_consistency_counts_ties_half():

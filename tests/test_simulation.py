@@ -4,7 +4,8 @@ from lightgbm import LGBMClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from skreward import OrderConsistentClassifier, PairwiseTransformer, simulate_comparisons
+from skreward import (OrderConsistentClassifier, PairwiseTransformer, SimulatedAnnotator,
+                      simulate_comparisons)
 from skreward.metrics import best_of_n_report
 
 PAIRINGS = ["same_prompt", "cross_prompt", "similar", "diverse"]
@@ -88,10 +89,12 @@ def test_replace_allows_more_pairs_than_exist(items):
     ({"groups": np.arange(40)}, "needs at least two responses per prompt; prompts"),
     ({"groups": np.zeros(3)}, "one prompt id per item: got 3 for 40"),
     ({"groups": None}, "groups is required"),
-    ({"pairing": "random"}, "pairing must be one of"),
-    ({"link": "cauchy"}, "link must be one of"),
-    ({"beta": -1}, "beta must be a non-negative"),
-    ({"n_pairs": 0}, "n_pairs must be a positive integer"),
+    ({"pairing": "random"}, "'pairing' parameter of simulate_comparisons must be a str among"),
+    ({"link": "cauchy"}, "'link' parameter of simulate_comparisons must be a str among"),
+    ({"beta": -1}, r"'beta' parameter of simulate_comparisons must be a float in the range \[0.0, inf\]"),
+    ({"n_pairs": 0}, r"'n_pairs' parameter of simulate_comparisons must be an int in the range \[1, inf\)"),
+    ({"n_pairs": 10.0}, "'n_pairs' parameter of simulate_comparisons must be an int"),
+    ({"scale": -1.0}, "'scale' parameter of simulate_comparisons must be a float in the range"),
     ({"golden": np.ones(40)}, "scale must be positive"),
     ({"golden": np.r_[np.nan, np.arange(39.0)]}, "NaN"),
 ])
@@ -99,6 +102,39 @@ def test_bad_simulation_input_raises(items, kwargs, message):
     args = {"golden": items[0], "groups": items[1], "n_pairs": 10} | kwargs
     with pytest.raises(ValueError, match=message):
         simulate_comparisons(**args)
+
+
+@pytest.mark.parametrize("setting, bad, message", [
+    ("pairing", "random", "must be a str among"),
+    ("link", "cauchy", "must be a str among"),
+    ("beta", -1.0, r"must be a float in the range \[0.0, inf\]"),
+    ("n_pairs", 0, r"must be an int in the range \[1, inf\)"),
+])
+def test_function_and_estimator_share_the_annotation_settings(items, setting, bad, message):
+    golden, groups = items
+    X = np.column_stack([golden, golden % 3])
+    model = SimulatedAnnotator(OrderConsistentClassifier(LogisticRegression()), n_pairs=20,
+                               beta=np.inf, random_state=0)
+    sim = simulate_comparisons(golden, groups, n_pairs=20, beta=np.inf, random_state=0)
+    model.fit(X, golden, groups=groups)  # beta=np.inf (noiseless) is valid for both
+    np.testing.assert_array_equal(model.comparisons_.pairs, sim.pairs)
+    assert model.annotation_error_rate_ == sim.error_rate == 0.0
+    with pytest.raises(ValueError, match=f"'{setting}' parameter of simulate_comparisons {message}"):
+        simulate_comparisons(golden, groups, **{"n_pairs": 20, setting: bad})
+    with pytest.raises(ValueError, match=f"'{setting}' parameter of SimulatedAnnotator {message}"):
+        model.set_params(**{setting: bad}).fit(X, golden, groups=groups)
+
+
+def test_pairs_of_uneven_prompts_with_string_ids_stay_in_their_prompt():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.array(["b", "a", "c"]), [2, 9, 5])
+    golden = rng.normal(size=16)
+    for pairing in ("same_prompt", "similar", "diverse"):
+        sim = simulate_comparisons(golden, groups, n_pairs=5, pairing=pairing, random_state=0)
+        assert (groups[sim.pairs[:, 0]] == groups[sim.pairs[:, 1]]).all()
+    # all 1 + 36 + 10 same-prompt pairs are reachable
+    sim = simulate_comparisons(golden, groups, n_pairs=47, random_state=0)
+    assert len({tuple(sorted(p)) for p in sim.pairs.tolist()}) == 47
 
 
 @pytest.mark.parametrize("pairing", ["same_prompt", "cross_prompt"])

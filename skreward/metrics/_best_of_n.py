@@ -5,13 +5,27 @@ Everything is vectorised over prompts: candidates are laid out in a padded
 all prompts and repeats at once.
 """
 
+import numbers
+
 import numpy as np
 from scipy.stats import rankdata
 from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from .._grouping import padded_table
 from .._validation import check_groups, check_rewards
 
 METRICS = ("improvement", "golden", "oracle_fraction")
+
+#: Constraints of the Best-of-N settings: the one definition used by the functions below
+#: (each checks those of its own arguments) and by :class:`BestOfNScorer`.
+BEST_OF_N_CONSTRAINTS = {
+    "n": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    "metric": [StrOptions(set(METRICS))],
+    "n_repeats": [Interval(numbers.Integral, 1, None, closed="left")],
+    "random_state": ["random_state"],
+}
+_ITEMS = {"y_true": ["array-like"], "y_score": ["array-like"], "groups": ["array-like", None]}
 
 
 def _padded_table(y_true, y_score, groups):
@@ -21,15 +35,7 @@ def _padded_table(y_true, y_score, groups):
     groups = check_groups(groups, len(y_true))
     if len(y_true) == 0:
         raise ValueError("y_true must hold at least one item; got 0.")
-    _, prompt, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    order = np.argsort(prompt, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    slot = np.arange(len(order)) - starts[prompt[order]]
-    golden = np.full((len(counts), counts.max()), np.nan)
-    score = np.full_like(golden, np.nan)
-    golden[prompt[order], slot] = y_true[order]
-    score[prompt[order], slot] = y_score[order]
-    return golden, score, counts
+    return padded_table(groups, y_true, y_score, fill=np.nan)
 
 
 def _check_candidates(golden, score, counts):
@@ -74,6 +80,7 @@ def _summary(pick, mean, oracle):
     )
 
 
+@validate_params({**_ITEMS, **BEST_OF_N_CONSTRAINTS}, prefer_skip_nested_validation=True)
 def best_of_n_score(y_true, y_score, groups, *, n=None, metric="improvement",
                     n_repeats=20, random_state=None):
     """Best-of-N quality of a reward on prompts with golden rewards.
@@ -120,12 +127,11 @@ def best_of_n_score(y_true, y_score, groups, *, n=None, metric="improvement",
     >>> best_of_n_score(golden, reward, groups, metric="oracle_fraction")
     1.0
     """
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}; got {metric!r}.")
     return best_of_n_report(y_true, y_score, groups, n=n, n_repeats=n_repeats,
                             random_state=random_state)[metric]
 
 
+@validate_params({**_ITEMS, **BEST_OF_N_CONSTRAINTS}, prefer_skip_nested_validation=True)
 def best_of_n_report(y_true, y_score, groups, *, n=None, n_repeats=20, random_state=None):
     """All Best-of-N numbers at once: golden reward of the pick, improvement, oracle.
 
@@ -148,12 +154,12 @@ def best_of_n_report(y_true, y_score, groups, *, n=None, n_repeats=20, random_st
     if n is None:
         idx = np.broadcast_to(np.arange(golden.shape[1]), (1,) + golden.shape)
     else:
-        if int(n) < 1:
-            raise ValueError(f"n must be a positive number of candidates; got {n}.")
         idx = _subsets(counts, int(n), n_repeats, check_random_state(random_state))
     return _summary(*_best_of_n(golden, score, idx))
 
 
+@validate_params({**_ITEMS, "ns": ["array-like"], **BEST_OF_N_CONSTRAINTS},
+                 prefer_skip_nested_validation=True)
 def best_of_n_curve(y_true, y_score, groups, *, ns=(2, 4, 8, 16), n_repeats=100,
                     random_state=None):
     """Best-of-N numbers for several N, each averaged over random candidate subsets.

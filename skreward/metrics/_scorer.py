@@ -1,9 +1,10 @@
 """Scorers for model selection: Best-of-N with a golden reward, order consistency without."""
 
 import numpy as np
+from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.metadata_routing import MetadataRequest
 
-from ._best_of_n import METRICS, best_of_n_score
+from ._best_of_n import BEST_OF_N_CONSTRAINTS, best_of_n_report
 
 
 class BestOfNScorer:
@@ -50,6 +51,9 @@ class BestOfNScorer:
     True
     """
 
+    _parameter_constraints = {**BEST_OF_N_CONSTRAINTS,
+                              "n": [*BEST_OF_N_CONSTRAINTS["n"], "array-like"]}
+
     def __init__(self, n=16, *, metric="improvement", n_repeats=20, random_state=0):
         self.n = n
         self.metric = metric
@@ -58,6 +62,9 @@ class BestOfNScorer:
 
     def __call__(self, estimator, X, y, groups=None):
         """Best-of-N score of ``estimator`` on items ``X`` with golden rewards ``y``."""
+        validate_parameter_constraints(
+            self._parameter_constraints, {k: getattr(self, k) for k in self._parameter_constraints},
+            caller_name="BestOfNScorer")
         if groups is None:
             raise ValueError(
                 "BestOfNScorer needs the prompt groups of the test fold. Enable metadata "
@@ -65,13 +72,11 @@ class BestOfNScorer:
                 "groups to fit (e.g. search.fit(X, y, groups=prompt_ids)), or call the "
                 "scorer with groups=..."
             )
-        if self.metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}; got {self.metric!r}.")
         reward = estimator.decision_function(X)
         ns = self.n if np.iterable(self.n) else [self.n]
         return float(np.mean([
-            best_of_n_score(y, reward, groups, n=n, metric=self.metric,
-                            n_repeats=self.n_repeats, random_state=self.random_state)
+            best_of_n_report(y, reward, groups, n=n, n_repeats=self.n_repeats,
+                             random_state=self.random_state)[self.metric]
             for n in ns
         ]))
 
