@@ -1,7 +1,6 @@
 """skreward: reward models from preference comparisons, scikit-learn style."""
 
-from ._annotator import SimulatedAnnotator
-from ._simulation import SimulatedComparisons, simulate_comparisons
+from ._simulation import SimulatedAnnotator, SimulatedComparisons, simulate_comparisons
 from .metrics import BestOfNScorer
 from .models import (BTRegressor, OrderConsistentClassifier, PairwiseTransformer, RewardMLP,
                      RewardMLPClassifier)
