@@ -7,6 +7,7 @@ them; these helpers wrap ``check_array`` and keep the same conventions.
 
 import numpy as np
 from sklearn.utils import check_array, column_or_1d
+from sklearn.utils.validation import _check_sample_weight
 
 # float32 input stays float32 (no copy of large embeddings); anything else becomes float64.
 FLOATS = [np.float64, np.float32]
@@ -53,6 +54,17 @@ def check_comparison_labels(y, n_pairs):
         "y must hold labels in {0, 1} or {-1, 1} (1: the first item is preferred); "
         f"got values {sorted(values)[:5]}."
     )
+
+
+def check_sample_weight(sample_weight, n_rows, *, input_name="sample_weight"):
+    """Return one finite, non-negative weight per row, not all zero, as float64."""
+    try:
+        return _check_sample_weight(sample_weight, np.empty((n_rows, 0)), dtype=np.float64,
+                                    ensure_non_negative=True)
+    except (TypeError, ValueError) as error:
+        if "sample_weight" in str(error) or "Sample weights" in str(error):
+            raise
+        raise ValueError(f"{input_name} must be one non-negative number per row: {error}") from error
 
 
 def check_items(X, *, n_features=None, input_name="X"):

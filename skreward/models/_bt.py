@@ -7,24 +7,29 @@ import torch
 from sklearn.base import RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch import NeuralNet
-from skorch.utils import is_dataset, to_tensor
+from skorch.utils import is_dataset
 from torch import nn
 
+from .._links import LINKS
+from .._validation import check_comparison_labels, check_comparisons
 from ._base import RewardModelMixin
 from ._modules import RewardMLP
-from ._nets import NET_PARAMETER_CONSTRAINTS, ScoringNetMixin, float32_input
-from .._links import LINKS
-from .._validation import check_comparison_labels, check_comparisons, check_items
+from ._nets import NET_PARAMETER_CONSTRAINTS, RewardNet
+
 
 class BCEWithProbitLoss(nn.Module):
     """Binary cross-entropy of the probit link: ``-log Phi(+-input)`` for targets 1 / 0."""
 
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = reduction
+
     def forward(self, input, target):
-        return -torch.special.log_ndtr((2 * target - 1) * input).mean()
+        loss = -torch.special.log_ndtr((2 * target - 1) * input)
+        return loss if self.reduction == "none" else getattr(loss, self.reduction)()
 
 
-class BTRegressor(RewardModelMixin, RegressorMixin, ScoringNetMixin, NeuralNet):
+class BTRegressor(RewardModelMixin, RegressorMixin, RewardNet):
     """Bradley-Terry reward model: a scoring network trained on comparisons (BT-MLP).
 
     The scoring ``module`` (by default :class:`~skreward.RewardMLP`, the
@@ -36,9 +41,11 @@ class BTRegressor(RewardModelMixin, RegressorMixin, ScoringNetMixin, NeuralNet):
     antisymmetric: ``(a, b, y)`` and ``(b, a, 1 - y)`` give the same loss and
     gradient, so comparisons are never mirrored.
 
-    It is a skorch ``NeuralNet``: callbacks, ``history_``, ``warm_start``,
-    ``partial_fit``, ``module__*`` / ``optimizer__*`` / ``iterator_*__*``
-    parameters all work as in skorch.
+    ``fit(X, y=None, sample_weight=None)`` takes comparisons, their labels
+    and optionally a weight per comparison (a weight of 0 leaves the
+    comparison out of the loss). It is a skorch ``NeuralNet``: callbacks,
+    ``history_``, ``warm_start``, ``partial_fit``, ``module__*`` /
+    ``optimizer__*`` / ``iterator_*__*`` parameters all work as in skorch.
 
     Parameters
     ----------
@@ -55,58 +62,17 @@ class BTRegressor(RewardModelMixin, RegressorMixin, ScoringNetMixin, NeuralNet):
         the other's by ``margin``, i.e. the loss is taken at
         ``r(a) - r(b) - margin`` (signed by the label), as TRL's and
         OpenRLHF's margin loss. 0 is the plain BT loss.
-    center_rewards_coef : float, default=0.0
-        Adds ``center_rewards_coef * mean(r ** 2)`` over the batch's items,
-        which keeps rewards centred at zero (TRL's
-        ``center_rewards_coefficient``). 0 turns it off.
     criterion : torch loss class or None, default=None
         Loss of ``(r(a) - r(b) - signed margin, y)``; ``None`` picks
         ``BCEWithLogitsLoss`` (logistic) or the probit link's cross-entropy.
-    optimizer : torch optimizer class, default=torch.optim.Adam
-        Optimizer; its settings as ``optimizer__weight_decay=...``.
-    lr : float, default=1e-3
-        Learning rate.
-    max_epochs : int, default=50
-        Most passes over the training comparisons.
     batch_size : int, default=128
         Comparisons per step (each gives two items to the module); also the
         prediction batch unless ``iterator_valid__batch_size`` is set.
-    validation_fraction : float or None, default=0.1
-        Fraction of the comparisons held out (seeded by ``random_state``) to
-        monitor ``valid_loss`` for early stopping. ``None``: no validation.
-        Ignored when ``train_split`` is given.
-    patience : int or None, default=5
-        Stop after ``patience`` epochs without a better ``valid_loss`` and
-        restore the weights of the best epoch. ``None``: no early stopping.
-    train_split : callable or None, default=None
-        A skorch split (e.g. ``skorch.helper.predefined_split``) that replaces
-        ``validation_fraction``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, the validation split, the batch order
-        and dropout, without touching torch's global random generators. An
-        int gives identical rewards from fit to fit (on one machine and
-        device).
-    device : str, default="cpu"
-        ``"cpu"``, ``"cuda"`` or ``"cuda:<index>"``. A model trained on CUDA
-        unpickles on a CPU-only machine (skorch maps it to the CPU, with a
-        ``DeviceWarning``).
-    callbacks : list of (name, callback) or None, default=None
-        skorch callbacks, in addition to the defaults.
-    warm_start : bool, default=False
-        Whether ``fit`` continues from the current weights.
-    verbose : int, default=0
-        1 prints skorch's table of losses per epoch.
-    **kwargs
-        Any further skorch ``NeuralNet`` parameter.
+    {net_parameters}
 
     Attributes
     ----------
-    module_ : torch.nn.Module
-        The trained scoring network.
-    history_ : skorch.history.History
-        Losses and timings of every epoch and batch.
-    n_features_in_ : int
-        Features of each item.
+    {net_attributes}
 
     See Also
     --------
@@ -138,31 +104,13 @@ class BTRegressor(RewardModelMixin, RegressorMixin, ScoringNetMixin, NeuralNet):
         "margin": [Interval(Real, 0, None, closed="left")],
     }
 
-    def __init__(self, module=RewardMLP, *, link="logistic", margin=0.0,
-                 center_rewards_coef=0.0, criterion=None, optimizer=torch.optim.Adam, lr=1e-3,
-                 max_epochs=50, batch_size=128, validation_fraction=0.1, patience=5,
-                 train_split=None, random_state=None, device="cpu", callbacks=None,
-                 warm_start=False, verbose=0, **kwargs):
-        super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
-                         max_epochs=max_epochs, batch_size=batch_size, train_split=train_split,
-                         callbacks=callbacks, warm_start=warm_start, verbose=verbose,
-                         device=device, **kwargs)
+    def __init__(self, module=RewardMLP, *, link="logistic", margin=0.0, criterion=None,
+                 batch_size=128, **kwargs):
+        super().__init__(module, criterion=criterion, batch_size=batch_size, **kwargs)
         self.link = link
         self.margin = margin
-        self.center_rewards_coef = center_rewards_coef
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.random_state = random_state
 
-    # -- skorch hooks -------------------------------------------------------------
-
-    def initialize_criterion(self):
-        """The link's cross-entropy on reward differences, unless ``criterion`` is given."""
-        criterion = self.criterion
-        if criterion is None:
-            criterion = nn.BCEWithLogitsLoss if self.link == "logistic" else BCEWithProbitLoss
-        self.criterion_ = self.initialized_instance(criterion, self.get_params_for("criterion"))
-        return self
+    # -- the hooks of RewardNet ---------------------------------------------------
 
     def check_data(self, X, y=None):
         """Validate comparisons and labels, and size the module for their features."""
@@ -172,48 +120,20 @@ class BTRegressor(RewardModelMixin, RegressorMixin, ScoringNetMixin, NeuralNet):
         X, _ = check_comparisons(X, y)
         self._size_module(X.shape[2])
 
-    def _targets(self, X, y):
+    def _labels(self, X, y):
         if X.ndim == 3:  # comparisons: labels in {0, 1}, all 1 when y is None
-            return check_comparison_labels(y, len(X)).astype(np.float32)
-        return np.zeros(len(X), dtype=np.float32)  # items to score: no target
+            return check_comparison_labels(y, len(X))
+        return np.zeros(len(X))  # items to score: no target
 
-    def infer(self, x, **fit_params):
-        """Rewards: ``(batch, 2)`` for comparisons (both items in one pass), ``(batch,)`` for items."""
-        x = to_tensor(x, device=self.device)
-        if x.dim() == 3:
-            rewards = self.module_(x.reshape(-1, x.shape[-1]), **fit_params)
-            return rewards.reshape(len(x), 2)
-        return self.module_(x, **fit_params).reshape(len(x))
+    def _default_criterion(self):
+        return nn.BCEWithLogitsLoss if self.link == "logistic" else BCEWithProbitLoss
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """``criterion(r(a) - r(b) - sign * margin, y) + center_rewards_coef * mean(r ** 2)``."""
-        y_true = to_tensor(y_true, device=self.device).to(y_pred.dtype)
-        logit = y_pred[:, 0] - y_pred[:, 1]
-        if self.margin:
-            logit = logit - (2 * y_true - 1) * self.margin
-        loss = self.criterion_(logit, y_true)
-        if self.center_rewards_coef:
-            loss = loss + self.center_rewards_coef * y_pred.square().mean()
-        return loss
+    def _logit(self, rewards, labels):
+        """``r(a) - r(b)``, less the margin signed by the label."""
+        logit = rewards[:, 0] - rewards[:, 1]
+        return logit - (2 * labels - 1) * self.margin if self.margin else logit
 
     # -- reward model -------------------------------------------------------------
-
-    def decision_function(self, X):
-        """Reward of every item.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_items, n_features)
-            Items.
-
-        Returns
-        -------
-        reward : ndarray of shape (n_items,)
-            ``r(x)``, computed a batch at a time.
-        """
-        check_is_fitted(self, "n_features_in_")
-        checked = check_items(X, n_features=self.n_features_in_)
-        return self._forward_numpy(float32_input(X, checked))
 
     def predict(self, X):
         """Reward of every item; the same as :meth:`decision_function`.

@@ -6,8 +6,10 @@ import numpy as np
 from scipy.special import logit
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.metadata_routing import (MetadataRouter, MethodMapping, _routing_enabled,
+                                            process_routing)
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import RewardModelMixin
 from ._pairwise import PairwiseTransformer
@@ -21,6 +23,18 @@ def _estimator_has(attr):
         getattr(self.estimator_ if hasattr(self, "estimator_") else self.estimator, attr)
         return True
     return check
+
+
+def _per_row(value, n_pairs):
+    """A per-comparison value repeated for the two rows of its comparison (winners, then losers).
+
+    Other values (not one per comparison) pass unchanged, as scikit-learn's
+    searches treat metadata that is not sample-aligned.
+    """
+    if hasattr(value, "__len__") and not isinstance(value, (str, dict)) \
+            and _num_samples(value) == n_pairs:
+        return np.concatenate([np.asarray(value)] * 2)
+    return value
 
 
 def _has_raw_score(estimator):
@@ -97,7 +111,11 @@ default="auto"
             1 where the first item is preferred (or -1/+1); ``None``: the
             first item is always the preferred one.
         **fit_params : dict
-            Passed to the classifier's ``fit``.
+            Passed to the classifier's ``fit`` (with metadata routing
+            enabled: those it requests, e.g. by
+            ``estimator.set_fit_request(sample_weight=True)``). A parameter
+            with one value per comparison, such as ``sample_weight``, gives
+            its value to both rows (winner and loser) of that comparison.
 
         Returns
         -------
@@ -105,11 +123,24 @@ default="auto"
         """
         self._validate_params()
         X, y = check_comparisons(X, y)
+        if _routing_enabled():
+            fit_params = process_routing(self, "fit", **fit_params).estimator.fit
+        rows = {key: _per_row(value, len(X)) for key, value in fit_params.items()}
         X_items, y_items = PairwiseTransformer("pointwise").fit_resample(X, y)
-        self.estimator_ = clone(self.estimator).fit(X_items, y_items, **fit_params)
+        self.estimator_ = clone(self.estimator).fit(X_items, y_items, **rows)
         self.classes_ = np.array([0, 1])
         self.n_features_in_ = X.shape[2]
         return self
+
+    def get_metadata_routing(self):
+        """Route ``fit``'s metadata to the classifier's ``fit`` (scikit-learn metadata routing).
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        return MetadataRouter(owner=type(self).__name__).add(
+            estimator=self.estimator, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
 
     def decision_function(self, X):
         """The reward of items: the classifier's logit of being preferred.

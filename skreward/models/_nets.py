@@ -1,8 +1,11 @@
-"""skorch machinery shared by the neural reward models (BT-MLP and CLF-MLP).
+"""The base of the neural reward models (BT-MLP, CLF-MLP): one skorch net, one scoring module.
 
-Everything here customises skorch through its hooks (``initialize_module``,
-``check_data``, ``get_dataset``, ``get_split_datasets``, ``get_iterator``,
-``train_step_single``, ``on_train_begin``); ``fit`` is skorch's own.
+:class:`RewardNet` owns everything the neural reward models share: their
+parameters, seeding, data handling, per-row ``sample_weight``, the loss
+(weighting and reward centring around the subclass's criterion), early
+stopping and prediction. A subclass declares what differs (its hooks,
+listed in the class) and never overrides ``fit``: everything here
+customises skorch through its hooks.
 """
 
 import inspect
@@ -13,74 +16,33 @@ import numpy as np
 import torch
 from sklearn.model_selection import ShuffleSplit
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_parameter_constraints
+from sklearn.utils._param_validation import Interval, Options, validate_parameter_constraints
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import Dataset as SkorchDataset
-from skorch.utils import is_dataset, to_device, to_numpy
+from skorch import NeuralNet
+from skorch.utils import is_dataset, to_device, to_numpy, to_tensor
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Subset
 
+from .._validation import check_items, check_sample_weight
+from ._batching import ArrayDataset, ShuffledSlices, Slices, gathers_batches
 from ._modules import RewardMLP
+from ._net_template import fill_docstring, merged_signature
 
 # Independent sources of randomness, each seeded from ``random_state``.
 _INIT, _SPLIT, _SHUFFLE, _TRAIN = range(4)
 
 NET_PARAMETER_CONSTRAINTS = {
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left"),
+                   Options(Integral, {-1})],
     "center_rewards_coef": [Interval(Real, 0, None, closed="left")],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
     "patience": [Interval(Integral, 1, None, closed="left"), None],
     "random_state": ["random_state"],
     "device": [str, torch.device, None],
 }
-
-
-class ArrayDataset(torch.utils.data.Dataset):
-    """In-memory tensors; a slice, index tensor or list fetches a whole batch at once."""
-
-    def __init__(self, X, y):
-        self.X, self.y = X, y
-
-    def __len__(self):
-        return len(self.X)
-
-    def __getitem__(self, index):
-        if isinstance(index, (list, np.ndarray)):
-            index = torch.as_tensor(index)
-        return self.X[index], self.y[index]
-
-    def take(self, indices):
-        indices = torch.as_tensor(indices)
-        return ArrayDataset(self.X[indices], self.y[indices])
-
-
-class _Slices:
-    """Sampler of consecutive batches as slices: in-order batches are views, not copies."""
-
-    def __init__(self, n, batch_size, drop_last=False):
-        self.n, self.batch_size, self.drop_last = n, batch_size, drop_last
-
-    def __iter__(self):
-        stop = self.n - self.n % self.batch_size if self.drop_last else self.n
-        for start in range(0, stop, self.batch_size):
-            yield slice(start, min(start + self.batch_size, stop))
-
-    def __len__(self):
-        return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
-
-
-class _ShuffledSlices:
-    """Sampler of shuffled batches as index tensors: one permutation per epoch, no lists."""
-
-    def __init__(self, n, batch_size, drop_last=False, generator=None):
-        self.slices = _Slices(n, batch_size, drop_last)
-        self.generator = generator
-
-    def __iter__(self):
-        order = torch.randperm(self.slices.n, generator=self.generator)
-        for batch in self.slices:
-            yield order[batch]
-
-    def __len__(self):
-        return len(self.slices)
 
 
 def float32_input(original, checked):
@@ -90,18 +52,15 @@ def float32_input(original, checked):
     return checked
 
 
-def _gathers_batches(dataset):
-    while isinstance(dataset, Subset):
-        dataset = dataset.dataset
-    return isinstance(dataset, ArrayDataset)
-
-
 def _takes_n_features(module):
     """Whether ``module`` is a class (or factory) with an ``n_features`` argument."""
-    if isinstance(module, torch.nn.Module) or not callable(module):
-        return False
+    return not isinstance(module, torch.nn.Module) and callable(module) and _accepts(
+        module, "n_features")
+
+
+def _accepts(factory, argument):
     try:
-        return "n_features" in inspect.signature(module).parameters
+        return argument in inspect.signature(factory).parameters
     except (TypeError, ValueError):
         return False
 
@@ -140,8 +99,8 @@ def _seeded_cpu_rng(seed):
         yield
 
 
-class ScoringNetMixin:
-    """What BTRegressor and RewardMLPClassifier share on top of skorch's NeuralNet.
+class RewardNet(NeuralNet):
+    """Base of the neural reward models: a skorch ``NeuralNet`` around one scoring module.
 
     * the module is sized from the data (``n_features`` of a module class that
       takes it), so nets need no input width up front;
@@ -150,10 +109,65 @@ class ScoringNetMixin:
     * batches of in-memory arrays are gathered with one indexing operation
       (not item by item and collated, as skorch's default dataset does);
     * ``validation_fraction`` holds out a seeded split, monitored by early
-      stopping with ``patience`` that restores the best weights.
+      stopping with ``patience`` that restores the best weights;
+    * ``fit(X, y, sample_weight=w)`` weights every training row's loss.
+
+    A subclass implements the hooks :meth:`check_data` (validate and size),
+    :meth:`_labels` (training targets), :meth:`_default_criterion` and
+    :meth:`_logit` (what the criterion sees), and lists only the parameters
+    it adds or whose default differs: the others, their documentation and
+    the full signature come from here (see ``_net_template.py``).
     """
 
+    # sample_weight is a fit parameter (skorch's fit takes **fit_params); declared so that
+    # metadata routing offers set_fit_request(sample_weight=True), as for any sklearn model.
+    __metadata_request__fit = {"sample_weight": None}
+    __metadata_request__partial_fit = {"sample_weight": None}
+    _parameter_constraints = NET_PARAMETER_CONSTRAINTS
+
+    def __init__(self, module=RewardMLP, *, criterion=None, optimizer=torch.optim.Adam, lr=1e-3,
+                 max_epochs=50, batch_size=128, validation_fraction=0.1, patience=5,
+                 center_rewards_coef=0.0, train_split=None, random_state=None, device="cpu",
+                 callbacks=None, warm_start=False, verbose=0, **kwargs):
+        super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
+                         max_epochs=max_epochs, batch_size=batch_size, train_split=train_split,
+                         callbacks=callbacks, warm_start=warm_start, verbose=verbose,
+                         device=device, **kwargs)
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.center_rewards_coef = center_rewards_coef
+        self.random_state = random_state
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.__doc__ = fill_docstring(cls.__doc__)
+        if "__init__" in vars(cls):
+            cls.__init__.__signature__ = merged_signature(cls.__init__, super(cls, cls).__init__)
+
+    # -- hooks of the subclasses --------------------------------------------------
+
+    def check_data(self, X, y=None):
+        """Validate training data and call ``self._size_module(n_features)``."""
+        raise NotImplementedError
+
+    def _labels(self, X, y):
+        """Float labels in [0, 1] of the rows of validated ``X`` (``y=None`` at prediction)."""
+        raise NotImplementedError
+
+    def _default_criterion(self):
+        """The loss class used when ``criterion=None``."""
+        raise NotImplementedError
+
+    def _logit(self, rewards, labels):
+        """What the criterion compares with the labels, from the rewards of a batch."""
+        raise NotImplementedError
+
     # -- parameters ---------------------------------------------------------------
+
+    def _get_param_names(self):
+        # skorch lists every attribute without a trailing underscore; private ones
+        # (its _params_to_validate, our state) are not parameters.
+        return [name for name in super()._get_param_names() if not name.startswith("_")]
 
     def check_training_readiness(self):
         super().check_training_readiness()
@@ -232,20 +246,36 @@ class ScoringNetMixin:
     # -- data ---------------------------------------------------------------------
 
     def get_dataset(self, X, y=None):
-        """In-memory float32 tensors that batch by one gather; a Dataset passes through."""
+        """In-memory float32 tensors that batch by one gather; a Dataset passes through.
+
+        The targets are ``(n, 2)``: the label and the row's weight (1 until
+        :meth:`get_split_datasets` sets ``sample_weight``).
+        """
         if is_dataset(X) or self.dataset is not SkorchDataset:
             return super().get_dataset(X, y)
         X = np.ascontiguousarray(X, dtype=np.float32)
         if not X.flags.writeable:  # e.g. joblib's read-only memmaps: torch wants its own copy
             X = X.copy()
-        X = torch.from_numpy(X)
-        return ArrayDataset(X, torch.from_numpy(self._targets(X, y)))
+        labels = self._labels(X, y).astype(np.float32)
+        targets = np.column_stack([labels, np.ones_like(labels)])
+        return ArrayDataset(torch.from_numpy(X), torch.from_numpy(targets))
 
-    def get_split_datasets(self, X, y=None, **fit_params):
-        """Hold out a seeded ``validation_fraction``, unless ``train_split`` is given."""
-        if self.train_split is not None or self.validation_fraction is None:
-            return super().get_split_datasets(X, y, **fit_params)
+    def get_split_datasets(self, X, y=None, sample_weight=None, **fit_params):
+        """Weight the rows, then hold out a seeded ``validation_fraction`` (or use ``train_split``)."""
         dataset = self.get_dataset(X, y)
+        if sample_weight is not None:
+            if not isinstance(dataset, ArrayDataset):
+                raise ValueError(
+                    "sample_weight needs array input; with a torch Dataset or a custom "
+                    "`dataset`, return the weights from the dataset and a criterion that uses them."
+                )
+            dataset.y[:, 1] = torch.from_numpy(
+                check_sample_weight(sample_weight, len(dataset)).astype(np.float32))
+        if self.train_split is not None:
+            return self.train_split(dataset, **fit_params) if y is None else self.train_split(
+                dataset, y, **fit_params)
+        if self.validation_fraction is None:
+            return dataset, None
         split = ShuffleSplit(n_splits=1, test_size=self.validation_fraction,
                              random_state=self._seed(_SPLIT))
         train, valid = next(split.split(np.zeros((len(dataset), 1))))
@@ -263,7 +293,7 @@ class ScoringNetMixin:
         """
         name = "iterator_train" if training else "iterator_valid"
         kwargs = self.get_params_for(name)
-        if (getattr(self, name) is not DataLoader or not _gathers_batches(dataset)
+        if (getattr(self, name) is not DataLoader or not gathers_batches(dataset)
                 or kwargs.keys() & {"sampler", "batch_sampler", "collate_fn"}):
             return super().get_iterator(dataset, training=training)
         batch_size = kwargs.pop("batch_size", self.batch_size)
@@ -277,12 +307,12 @@ class ScoringNetMixin:
         drop_last = kwargs.pop("drop_last", False)
         if kwargs.pop("shuffle", training):
             if isinstance(dataset, ArrayDataset):
-                batches = _ShuffledSlices(len(dataset), batch_size, drop_last, generator)
+                batches = ShuffledSlices(len(dataset), batch_size, drop_last, generator)
             else:  # a Subset's indices may be a list, which index tensors cannot index
                 batches = BatchSampler(RandomSampler(dataset, generator=generator), batch_size,
                                        drop_last=drop_last)
         else:
-            batches = _Slices(len(dataset), batch_size, drop_last=drop_last)
+            batches = Slices(len(dataset), batch_size, drop_last=drop_last)
         return DataLoader(dataset, batch_size=None, sampler=batches, generator=generator, **kwargs)
 
     # -- training randomness ------------------------------------------------------
@@ -324,9 +354,69 @@ class ScoringNetMixin:
                 self._train_rng_ = torch.get_rng_state()
         return step
 
+    # -- the objective -------------------------------------------------------------
+
+    def initialize_criterion(self):
+        """``criterion`` (or the subclass's default) with per-row losses, so rows can be weighted."""
+        criterion = self.criterion if self.criterion is not None else self._default_criterion()
+        kwargs = self.get_params_for("criterion")
+        if "reduction" not in kwargs and _accepts(criterion, "reduction"):
+            kwargs["reduction"] = "none"
+        self.criterion_ = self.initialized_instance(criterion, kwargs)
+        return self
+
+    def infer(self, x, **fit_params):
+        """Rewards of a batch of items ``(..., n_features) -> (...)``, all in one module call.
+
+        ``sample_weight`` (a fit parameter for the loss) is not passed to the module.
+        """
+        fit_params.pop("sample_weight", None)
+        x = to_tensor(x, device=self.device)
+        return self.module_(x.reshape(-1, x.shape[-1]), **fit_params).reshape(x.shape[:-1])
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Weighted mean of ``criterion(logit, label)`` + ``center_rewards_coef * mean(r ** 2)``.
+
+        The mean is over the batch's weights, ``sum(w * loss) / sum(w)``: a
+        row of weight 0 changes nothing, and an integer weight counts as that
+        many copies of the row. ``y_true`` holds labels and weights (or labels alone).
+        """
+        y_true = to_tensor(y_true, device=self.device).to(y_pred.dtype)
+        labels, weights = (y_true[:, 0], y_true[:, 1]) if y_true.dim() == 2 else (y_true, None)
+        loss = self.criterion_(self._logit(y_pred, labels), labels)
+        if weights is None:
+            weights = torch.ones_like(labels)
+        total = weights.sum().clamp_min(torch.finfo(weights.dtype).tiny)
+        if loss.dim():
+            loss = (loss * weights).sum() / total
+        elif not torch.all(weights == 1):
+            raise ValueError(
+                "sample_weight needs per-row losses: give the criterion reduction='none' "
+                "(criterion__reduction='none'), or fit without sample_weight."
+            )
+        if self.center_rewards_coef:
+            row_weights = weights.reshape(-1, *[1] * (y_pred.dim() - 1))
+            squares = (row_weights * y_pred.square()).sum() / (total * y_pred[0].numel())
+            loss = loss + self.center_rewards_coef * squares
+        return loss
+
     # -- prediction ---------------------------------------------------------------
 
-    def _forward_numpy(self, X):
-        """Module outputs for validated ``X``, one batch of activations at a time."""
-        outputs = [to_numpy(out) for out in self.forward_iter(X, training=False)]
+    def decision_function(self, X):
+        """Reward of every item: the scoring network's output.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_items, n_features)
+            Items.
+
+        Returns
+        -------
+        reward : ndarray of shape (n_items,)
+            Computed a batch at a time.
+        """
+        check_is_fitted(self, "n_features_in_")
+        checked = check_items(X, n_features=self.n_features_in_)
+        outputs = [to_numpy(out) for out in
+                   self.forward_iter(float32_input(X, checked), training=False)]
         return np.concatenate(outputs).astype(np.float64, copy=False)
