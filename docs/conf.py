@@ -96,7 +96,8 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"index": [], "comparison": [], "install": []}
+html_sidebars = {"index": [], "comparison": [], "install": [], "architecture": [],
+                 "changelog": []}
 
 
 # -- the API reference, generated from __all__ -------------------------------------
@@ -110,6 +111,10 @@ API_MODULES = {
         ("Model selection", ["BestOfNScorer"]),
         ("Text", ["SentenceEmbedder", "TextVectorizer", "EmbeddingCache"]),
     ],
+    # The documented homes of the reward models and the text front ends: their objects
+    # are documented once, above, and listed under "Also here".
+    "skreward.models": [],
+    "skreward.text": [],
     "skreward.metrics": [
         ("Best-of-N", ["best_of_n_score", "best_of_n_report", "best_of_n_curve"]),
         ("Order consistency", ["order_consistency_score", "order_consistency_scorer",
@@ -174,6 +179,30 @@ def write_api_index():
 write_api_index()
 
 
+# -- a subpackage's path to a re-exported object leads to the object's page ---------
+# An object re-exported by skreward is documented once, as ``skreward.<name>``, and
+# listed under "Also here" by its subpackage. A reference by the subpackage's path
+# (``skreward.text.SentenceEmbedder``, or ``SentenceEmbedder`` in the docstring of
+# ``skreward.text``) resolves to that page.
+REEXPORTED = {f"{modname}.{name}": f"skreward.{name}"
+              for modname in API_MODULES if modname != "skreward"
+              for name in importlib.import_module(modname).__all__
+              if name in skreward.__all__}
+
+
+def resolve_reexported(app, env, node, contnode):
+    if node.get("refdomain") != "py" or node.get("refspecific"):
+        return None
+    target, module = node["reftarget"], node.get("py:module") or ""
+    full = target if target.startswith("skreward.") else f"{module}.{target}"
+    for path, documented in REEXPORTED.items():
+        if full == path or full.startswith(path + "."):  # the object or one of its members
+            return env.get_domain("py").resolve_xref(
+                env, node["refdoc"], app.builder, node["reftype"],
+                documented + full[len(path):], node, contnode)
+    return None
+
+
 # -- members: our own, plus the estimator protocol of inherited ones ---------------
 # Inherited members of torch, skorch and scikit-learn base classes (dozens on a
 # skorch net) would bury our methods and carry those projects' cross-references.
@@ -231,3 +260,4 @@ def unlink_foreign_docstrings(app, what, name, obj, options, lines):
 def setup(app):
     app.connect("autodoc-skip-member", skip_foreign_members)
     app.connect("autodoc-process-docstring", unlink_foreign_docstrings, priority=400)
+    app.connect("missing-reference", resolve_reexported)
