@@ -14,11 +14,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.metadata_routing import (MetadataRouter, MethodMapping, _routing_enabled,
+                                            process_routing)
+from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
 from ._links import LINKS
 from ._pair_sampling import PAIRINGS, draw_pairs
-from ._validation import check_groups, check_rewards
+from ._validation import check_groups, check_rewards, check_sample_weight
 from .metrics import prompt_spearman_score
 
 #: Constraints of the annotation settings: the one definition used by
@@ -260,13 +262,21 @@ class SimulatedAnnotator(MetaEstimatorMixin, BaseEstimator):
         groups : array-like of shape (n_items,), default=None
             Prompt id of every item; required unless ``pairing="cross_prompt"``.
         **fit_params : dict
-            Passed to the reward model's ``fit``.
+            Passed to the reward model's ``fit`` (with metadata routing
+            enabled: those it requests). A parameter with one value per item
+            is given per comparison: ``sample_weight`` as the geometric mean
+            of the two items' weights (items of one prompt weighted alike
+            give their comparisons that weight; an item of weight 0 takes
+            part in no comparison's loss), any other as an array
+            ``(n_pairs, 2, ...)`` of the two items' values.
 
         Returns
         -------
         self : SimulatedAnnotator
         """
         X, y = validate_data(self, X, y, y_numeric=True)
+        if _routing_enabled():
+            fit_params = process_routing(self, "fit", groups=groups, **fit_params).estimator.fit
         if groups is None and self.pairing != "cross_prompt":
             raise ValueError(
                 f"groups is required for pairing={self.pairing!r}: pass the prompt id of "
@@ -279,9 +289,23 @@ class SimulatedAnnotator(MetaEstimatorMixin, BaseEstimator):
             random_state=self.random_state)
         self.annotation_error_rate_ = self.comparisons_.error_rate
         self.mean_abs_delta_ = self.comparisons_.mean_abs_delta
+        pairs = self.comparisons_.pairs
+        fit_params = {key: _per_comparison(key, value, pairs, len(X))
+                      for key, value in fit_params.items()}
         self.estimator_ = clone(self.estimator).fit(
             self.comparisons_.take(X), self.comparisons_.y, **fit_params)
         return self
+
+    def get_metadata_routing(self):
+        """``groups`` for the annotator itself; ``fit``'s other metadata to the reward model.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        return (MetadataRouter(owner=type(self).__name__).add_self_request(self)
+                .add(estimator=self.estimator,
+                     method_mapping=MethodMapping().add(caller="fit", callee="fit")))
 
     def decision_function(self, X):
         """The learned reward of items.
@@ -341,3 +365,14 @@ class SimulatedAnnotator(MetaEstimatorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         return tags
+
+
+def _per_comparison(name, value, pairs, n_items):
+    """A per-item fit parameter as one value per comparison; others pass unchanged."""
+    if not hasattr(value, "__len__") or isinstance(value, (str, dict)) \
+            or _num_samples(value) != n_items:
+        return value
+    if name == "sample_weight":
+        weights = check_sample_weight(value, n_items)[pairs]
+        return np.sqrt(weights[:, 0] * weights[:, 1])
+    return np.asarray(value)[pairs]

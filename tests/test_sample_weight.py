@@ -143,3 +143,47 @@ def test_bad_weights_raise(make, pairs):
         make().fit(X, y, sample_weight=np.zeros(n))
     with pytest.raises(ValueError, match="sample_weight must be one non-negative number per row"):
         make().fit(X, y, sample_weight=["a"] * n)
+
+
+# -- SimulatedAnnotator: per-item metadata becomes per-comparison ------------------------
+
+
+def test_annotator_gives_comparisons_the_weights_of_their_items(testbed):
+    from skreward import SimulatedAnnotator
+
+    X, golden, groups = testbed.X[:600], testbed.golden[:600], testbed.groups[:600]
+    prompt_weight = np.where(np.unique(groups, return_inverse=True)[1] % 3 == 0, 0.0, 1.0)
+    annotator = SimulatedAnnotator(OrderConsistentClassifier(LogisticRegression()),
+                                   n_pairs=500, beta=10, random_state=0)
+    annotator.fit(X, golden, groups=groups, sample_weight=prompt_weight)
+    pairs, y = annotator.comparisons_.pairs, annotator.comparisons_.y
+    keep = prompt_weight[pairs[:, 0]] > 0  # same-prompt pairs: both items share the weight
+    assert 0 < keep.sum() < len(keep)
+    expected = OrderConsistentClassifier(LogisticRegression()).fit(X[pairs[keep]], y[keep])
+    np.testing.assert_allclose(annotator.decision_function(testbed.X_test[:50]),
+                               expected.decision_function(testbed.X_test[:50]), rtol=1e-6)
+
+
+def test_annotator_routes_weights_in_a_grid_search(testbed):
+    from sklearn.model_selection import GroupKFold
+
+    from skreward import BestOfNScorer, SimulatedAnnotator
+
+    X, golden, groups = testbed.X[:600], testbed.golden[:600], testbed.groups[:600]
+    weights = np.random.RandomState(0).uniform(0.5, 2, size=len(X))
+    with sklearn.config_context(enable_metadata_routing=True):
+        annotator = SimulatedAnnotator(
+            OrderConsistentClassifier(LogisticRegression().set_fit_request(sample_weight=True)),
+            n_pairs=500, beta=10, random_state=0)
+        search = GridSearchCV(annotator, {"beta": [1.0, 10.0]}, scoring=BestOfNScorer(n=4),
+                              cv=GroupKFold(2), error_score="raise")
+        search.fit(X, golden, groups=groups, sample_weight=weights)
+        weighted = sklearn.clone(annotator).fit(X, golden, groups=groups, sample_weight=weights)
+        plain = sklearn.clone(annotator).fit(X, golden, groups=groups)
+        unrequested = SimulatedAnnotator(OrderConsistentClassifier(LogisticRegression()),
+                                         n_pairs=500, random_state=0)
+        with pytest.raises(sklearn.exceptions.UnsetMetadataPassedError, match="sample_weight"):
+            unrequested.fit(X, golden, groups=groups, sample_weight=weights)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    items = testbed.X_test[:50]
+    assert not np.allclose(weighted.decision_function(items), plain.decision_function(items))
