@@ -108,3 +108,73 @@ def check_rewards(values, n_items, *, input_name):
             f"{input_name} must have one value per item: got {len(values)} for {n_items} items."
         )
     return values
+
+
+def check_texts(X, *, needs_prompt=True):
+    """Return ``("items" | "triples", {column: list of str})`` of a table of texts.
+
+    The input of the text front ends: a DataFrame or dict of lists with
+    columns ``prompt`` and ``response`` (items) or ``prompt``, ``chosen`` and
+    ``rejected`` (triples); other columns are ignored. Every text must be a
+    non-empty string; anything else is a ValueError naming the column and
+    row. ``needs_prompt=False`` neither requires nor checks the prompt column.
+    """
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pd = None
+    if pd is not None and isinstance(X, pd.DataFrame):
+        names = [str(c) for c in X.columns]
+        get = lambda c: X[c].tolist()  # noqa: E731
+    elif isinstance(X, dict):
+        names = [str(c) for c in X]
+        get = lambda c: list(X[c])  # noqa: E731
+    else:
+        raise ValueError(
+            "X must be a pandas DataFrame or a dict of lists with columns "
+            "('prompt', 'response') for items or ('prompt', 'chosen', 'rejected') for "
+            f"comparisons; got {type(X).__name__}."
+        )
+    if "chosen" in names and "rejected" in names:
+        kind, required = "triples", ["prompt", "chosen", "rejected"]
+    elif "response" in names:
+        kind, required = "items", ["prompt", "response"]
+    else:
+        raise ValueError(
+            "X must have columns ('prompt', 'response') for items or ('prompt', 'chosen', "
+            f"'rejected') for comparisons; got columns {names[:10]}."
+        )
+    if not needs_prompt:  # an unused prompt column is neither required nor checked
+        required = required[1:]
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise ValueError(
+            f"X is missing column(s) {missing} for {kind} (columns {required}"
+            f"{'' if needs_prompt else '; the prompt is not used'}); "
+            f"got columns {names[:10]}."
+        )
+    columns = {c: get(c) for c in required}
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"X: columns {required} must have the same length; got "
+                         f"{[len(columns[c]) for c in required]}.")
+    if lengths == {0}:
+        raise ValueError("X must hold at least one row; got 0.")
+    for name, values in columns.items():
+        for i, value in enumerate(values):
+            if not isinstance(value, str):
+                what = "a missing value (None or NaN)" if _is_missing(value) else \
+                    f"a non-string value ({type(value).__name__})"
+                raise ValueError(f"X[{name!r}] has {what} at row {i}; every {name} must "
+                                 "be a non-empty string (drop or fill those rows).")
+            if not value.strip():
+                raise ValueError(f"X[{name!r}] has an empty string at row {i}; every "
+                                 f"{name} must be a non-empty string (drop or fill those rows).")
+    return kind, columns
+
+
+def _is_missing(value):
+    """None, NaN, pandas.NA or NaT."""
+    import pandas as pd
+
+    return np.ndim(value) == 0 and bool(pd.isna(value))

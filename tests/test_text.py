@@ -110,6 +110,24 @@ def test_clones_share_an_in_memory_cache_and_pickles_stay_small(hh, embedder):
     np.testing.assert_array_equal(pickle.loads(blob).transform(hh), X)
 
 
+def test_model_and_cache_are_kept_until_their_parameters_change(hh, embedder, tmp_path):
+    embedder.transform(hh.iloc[:1])
+    model, namespace = embedder._load(), embedder._namespace()
+    pickle.dumps(embedder)
+    assert embedder._load() is model  # pickling leaves the live embedder's model in place
+    assert "_memos" not in clone(embedder).__dict__
+    assert "_memos" not in pickle.loads(pickle.dumps(embedder)).__dict__
+    assert list(embedder.get_params()) == list(SentenceEmbedder().get_params())
+    other = clone(embedder).set_params(max_seq_length=128, cache=tmp_path / "a")
+    X = other.transform(hh.iloc[:1])
+    assert other._load() is not model and other._load().max_seq_length == 128
+    assert other._namespace() != namespace and "max_seq_length=128" in other._namespace()
+    assert other._cache().directory == str(tmp_path / "a")
+    other.set_params(cache=tmp_path / "b")  # a new directory: a new cache, the same model
+    np.testing.assert_array_equal(other.transform(hh.iloc[:1]), X)
+    assert other._cache().directory == str(tmp_path / "b") and any((tmp_path / "b").iterdir())
+
+
 def test_in_a_pipeline_before_a_reward_model(hh, embedder):
     model = make_pipeline(clone(embedder), OrderConsistentClassifier(LogisticRegression()))
     model.fit(hh)

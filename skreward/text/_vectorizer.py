@@ -10,7 +10,7 @@ from sklearn.utils import TransformerTags
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
-from ._embedder import check_texts
+from .._validation import check_texts
 
 
 def default_vectorizer():
@@ -34,9 +34,9 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
     each training fold only. The whole response is read, however long; the
     prompt is not used (its features would cancel in same-prompt comparisons).
 
-    On HH-RLHF harmless and arena-bench, a linear BT on TF-IDF character
-    n-grams of the answers beat every reward model on the default
-    all-MiniLM-L6-v2 embedding (``benchmarks/bench_real_data.py``).
+    On real preference data, n-grams of the answers can be stronger features
+    than a small pre-trained embedding; the :ref:`user guide <text>` compares
+    them.
 
     Parameters
     ----------
@@ -47,7 +47,8 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         cloned before fitting. ``None``: TF-IDF of character 2-5-grams
         (``analyzer="char_wb"``, sublinear, ``min_df=2``, at most 100,000
         n-grams) reduced to 256 dimensions by ``TruncatedSVD(256,
-        random_state=0)``. Sparse output is made dense, since reward models
+        random_state=0)`` (fewer when fitted on fewer than 256 responses:
+        one per response). Sparse output is made dense, since reward models
         take dense arrays: reduce wide vocabularies first.
 
     Attributes
