@@ -4,7 +4,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +25,17 @@ def _rows(folder):
         return list(csv.DictReader(file))
 
 
-def test_tiny_grid_writes_results_report_and_figures(tmp_path):
+def test_tiny_grid_writes_results_report_and_figures(tmp_path, monkeypatch):
+    import matplotlib
+
     rows = run_experiments(TINY, output=tmp_path, progress=False)
     assert len(rows) == 18 and len(_rows(tmp_path)) == 18
     clean = [float(r["improvement"]) for r in rows if r["beta"] == "10.0"]
     assert np.mean(clean) > 0.05
     assert all(0 <= float(r["annotation_error_rate"]) <= 0.6 for r in rows)
+    # The report draws without pyplot and leaves the caller's matplotlib backend alone.
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # importing it now fails
+    monkeypatch.setattr(matplotlib, "use", lambda *args, **kwargs: pytest.fail("backend set"))
     report = write_report(tmp_path).read_text()
     for figure in ["fig1_models.png", "fig2_error_rate.png", "fig3_n_pairs.png", "fig4_pairing.png",
                    "fig5_similar_diverse.png", "fig6_delta.png", "fig_best_of_n_curve.png"]:
@@ -52,31 +57,83 @@ def test_rerun_skips_finished_cells_and_recovers_a_cut_line(tmp_path):
         [line.split(",")[list(rows[0]).index("improvement")] for line in lines[1:16]]
 
 
+# `skreward run` whose results writer stops the process after the first cell is on disk,
+# so that the test kills it at a known point (no timing, no sleep).
+STOP_AFTER_FIRST_CELL = """
+import sys, threading
+from skreward.experiments import _cli, _runner
+
+append = _runner._append
+
+def append_then_wait(path, row):
+    append(path, row)
+    print("first cell written", flush=True)
+    threading.Event().wait()  # until the test kills this process
+
+_runner._append = append_then_wait
+sys.exit(_cli.main(sys.argv[1:]))
+"""
+
+
 def test_killed_command_resumes_without_losing_or_repeating_cells(tmp_path):
     grid = dict(TINY, grid=[{"model": ["CLF-LGB"], "beta": [0.3, 1.0, 3.0, 10.0],
                              "n_pairs": [1500], "pairing": ["same_prompt", "cross_prompt"],
                              "seed": [0]}])
     grid_file = tmp_path / "grid.json"
     grid_file.write_text(json.dumps(grid))
-    command = [sys.executable, "-m", "skreward", "run", str(grid_file), "--output",
-               str(tmp_path), "--no-progress"]
+    arguments = ["run", str(grid_file), "--output", str(tmp_path), "--no-progress"]
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    path = tmp_path / "results.csv"
-    deadline = time.time() + 120
-    while time.time() < deadline and process.poll() is None:
-        if path.exists() and len(path.read_text().splitlines()) >= 3:  # header + 2 cells
-            process.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.05)
-    process.wait()
-    before = _rows(tmp_path)
-    assert 2 <= len(before) <= 8
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    process = subprocess.Popen([sys.executable, "-c", STOP_AFTER_FIRST_CELL, *arguments,
+                                "--n-jobs", "1"], env=env, stdout=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(120, process.kill)  # a hung run fails the test, never blocks it
+    watchdog.start()
+    try:
+        signal_line = process.stdout.readline()
+        before = _rows(tmp_path)  # read while the process is alive and blocked
+        process.send_signal(signal.SIGKILL)
+        assert process.wait() == -signal.SIGKILL
+    finally:
+        watchdog.cancel()
+        process.stdout.close()
+    assert signal_line == "first cell written\n"
+    assert len(before) == 1 and before[0]["model"] == "CLF-LGB"
+
+    done = subprocess.run([sys.executable, "-m", "skreward", *arguments], env=env,
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     after = _rows(tmp_path)
-    assert len(after) == 8 and after[:len(before)] == before
-    assert "report:" in done.stdout and (tmp_path / "report.md").exists()
+    assert len(after) == 8 and after[0] == before[0]
+    assert len({(r["beta"], r["pairing"]) for r in after}) == 8
+    # the command prints the findings of the report it wrote
+    report = (tmp_path / "report.md").read_text()
+    printed = done.stdout.splitlines()
+    assert printed[0] == f"report: {tmp_path / 'report.md'}" and len(printed) > 1
+    assert all(line.startswith("- **") and line in report for line in printed[1:])
+    assert any("Cross-prompt ahead of same-prompt" in line for line in printed)
+
+
+def test_runner_cell_is_the_public_simulated_annotator():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from skreward import PairwiseTransformer, SimulatedAnnotator
+    from skreward.experiments._runner import run_cell
+    from skreward.metrics import best_of_n_report
+
+    data = make_preference_testbed(n_prompts=40, n_test_prompts=4, n_candidates=16,
+                                   random_state=0)
+    cell = {"model": "BT-linear", "beta": 3.0, "n_pairs": 300, "pairing": "similar",
+            "seed": 2, "link": "probit"}
+    row = run_cell(cell, data, None, 8)
+    model = SimulatedAnnotator(
+        make_pipeline(PairwiseTransformer("difference"), LogisticRegression(fit_intercept=False)),
+        n_pairs=300, pairing="similar", beta=3.0, link="probit", random_state=2,
+    ).fit(data.X, data.golden, groups=data.groups)
+    report = best_of_n_report(data.golden_test, model.decision_function(data.X_test),
+                              data.groups_test, n=8, random_state=2)
+    assert row["annotation_error_rate"] == model.annotation_error_rate_
+    assert row["mean_abs_delta"] == model.mean_abs_delta_
+    assert row["improvement"] == report.improvement and row["golden"] == report.golden
 
 
 def test_presets_are_valid_and_the_paper_preset_is_big():
@@ -91,7 +148,15 @@ def test_presets_are_valid_and_the_paper_preset_is_big():
     ('{"models": []}', "with a 'grid' entry"),
     ('{"grid": {"model": ["CLF-LGB"], "beta": [1.0]}}', r"missing \['n_pairs', 'pairing', 'seed'\]"),
     ('{"grid": {"model": ["SVM"], "beta": [1.0], "n_pairs": [10], "pairing": ["same_prompt"], '
-     '"seed": [0]}}', r"invalid model values \['SVM'\]"),
+     '"seed": [0]}}', "'model' parameter of the experiment grid must be a str among"),
+    ('{"grid": {"model": ["CLF-LGB"], "beta": [-1], "n_pairs": [10], "pairing": ["same_prompt"], '
+     '"seed": [0]}}', r"'beta' parameter of the experiment grid must be a float in the range \[0.0"),
+    ('{"grid": {"model": ["CLF-LGB"], "beta": [1], "n_pairs": [10.5], "pairing": ["same"], '
+     '"seed": [0]}}', "'n_pairs' parameter of the experiment grid must be an int"),
+    ('{"grid": {"model": ["CLF-LGB"], "beta": [1], "n_pairs": [10], "pairing": ["same"], '
+     '"seed": [0]}}', "'pairing' parameter of the experiment grid must be a str among"),
+    ('{"grid": {"model": ["CLF-LGB"], "beta": [1], "n_pairs": [10], "pairing": ["similar"], '
+     '"seed": [0], "link": ["cauchy"]}}', "'link' parameter of the experiment grid must be"),
     ('{"grid": {"model": ["CLF-LGB"], "beta": 1.0, "n_pairs": [10], "pairing": ["same_prompt"], '
      '"seed": [0]}}', "'beta' must be a non-empty list"),
     ('{"grid": {"model": ["CLF-LGB"], "beta": [-1], "n_pairs": [10], "pairing": ["same_prompt"], '

@@ -26,7 +26,8 @@ def main(argv=None):
     report.add_argument("--output", default="skreward-results", help="results folder")
     args = parser.parse_args(argv)
 
-    from . import run_experiments, write_report
+    from . import findings, run_experiments, write_report
+    from ._report import results_frame
 
     try:
         if args.command == "run":
@@ -36,8 +37,7 @@ def main(argv=None):
     except ValueError as error:
         parser.exit(2, f"skreward: error: {error}\n")
     print(f"report: {path}")
-    print("\n".join(path.read_text().split("## Findings of the paper, checked")[1]
-                    .split("\n## ")[0].strip().splitlines()))
+    print("\n".join(f"- {line}" for line in findings(results_frame(args.output))))
     return 0
 
 

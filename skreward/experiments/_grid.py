@@ -1,14 +1,20 @@
 """Experiment grids: presets, user files, and the reward models they name."""
 
 import json
+import numbers
 from pathlib import Path
 
 from sklearn.model_selection import ParameterGrid
+from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 
-from .._simulation import LINKS, PAIRINGS
+from .._simulation import ANNOTATION_CONSTRAINTS
 
 MODELS = ("BT-MLP", "CLF-MLP", "CLF-LGB", "BT-linear")
-_KEYS = {"model", "beta", "n_pairs", "pairing", "seed", "link"}
+# The values each grid key may take; the annotation settings are SimulatedAnnotator's.
+_VALUES = {"model": [StrOptions(set(MODELS))],
+           "seed": [Interval(numbers.Integral, 0, 2**32 - 1, closed="both")],
+           **{key: ANNOTATION_CONSTRAINTS[key] for key in ("beta", "n_pairs", "pairing", "link")}}
+_KEYS = set(_VALUES)
 
 # The paper's findings each need one factor to vary; a union of small grids
 # (one per figure) costs far less than their full product.
@@ -89,16 +95,10 @@ def _check_grid(grid):
 
 
 def _check_values(part):
-    bad = {"model": [m for m in part["model"] if m not in MODELS],
-           "pairing": [p for p in part["pairing"] if p not in PAIRINGS],
-           "link": [v for v in part.get("link", []) if v not in LINKS],
-           "beta": [b for b in part["beta"] if not isinstance(b, (int, float)) or b < 0],
-           "n_pairs": [n for n in part["n_pairs"] if not isinstance(n, int) or n < 1],
-           "seed": [s for s in part["seed"] if not isinstance(s, int)]}
-    for key, values in bad.items():
-        if values:
-            raise ValueError(f"grid: invalid {key} values {values}; see skreward.experiments "
-                             f"(models {MODELS}, pairings {PAIRINGS}).")
+    for key, values in part.items():
+        for value in values:
+            validate_parameter_constraints({key: _VALUES[key]}, {key: value},
+                                           caller_name="the experiment grid")
 
 
 def grid_cells(grid):

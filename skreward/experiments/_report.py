@@ -10,7 +10,8 @@ PALETTE = {"BT-MLP": "tab:blue", "CLF-MLP": "tab:orange", "CLF-LGB": "tab:green"
            "BT-linear": "tab:gray"}
 
 
-def _frame(output):
+def results_frame(output):
+    """``output/results.csv`` as a DataFrame with numeric columns (what :func:`findings` reads)."""
     import pandas as pd
 
     rows = read_results(Path(output) / RESULTS)
@@ -62,10 +63,7 @@ def write_report(output="skreward-results"):
     >>> write_report(folder).read_text().startswith("# skreward experiment report")
     True
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    frame = _frame(output)
+    frame = results_frame(output)
     output = Path(output)
     figures = [f(frame, output) for f in (_fig_models, _fig_error_rate, _fig_n_pairs,
                                           _fig_pairing, _fig_similar_diverse, _fig_delta,
@@ -143,12 +141,17 @@ def _table(stats):
     return "\n".join([header, rule, *body])
 
 
-def _save(fig, output, name):
-    import matplotlib.pyplot as plt
+def _figure(figsize, ncols=1, **kwargs):
+    """A figure and its axes, made without pyplot: no backend is chosen, no state is changed."""
+    from matplotlib.figure import Figure
 
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(1, ncols, **kwargs)
+
+
+def _save(fig, output, name):
     fig.tight_layout()
     fig.savefig(output / name, dpi=110)
-    plt.close(fig)
     return name
 
 
@@ -162,10 +165,8 @@ def _lines(ax, frame, x, value="improvement"):
 
 
 def _fig_models(frame, output):
-    import matplotlib.pyplot as plt
-
     stats = _mean_sem(frame, "model")
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = _figure((5, 3.5))
     ax.bar(stats.index, stats["mean"], yerr=stats["sem"], capsize=4,
            color=[PALETTE.get(m) for m in stats.index])
     ax.set_ylabel("Best-of-N improvement (all cells)")
@@ -174,14 +175,11 @@ def _fig_models(frame, output):
 
 
 def _fig_error_rate(frame, output):
-    import matplotlib.pyplot as plt
-
     main = frame[frame.pairing.isin(["same_prompt", "cross_prompt"])]
     if main.beta.nunique() < 2:
         return None
     pairings = sorted(main.pairing.unique())
-    fig, axes = plt.subplots(1, len(pairings), figsize=(5 * len(pairings), 3.5), sharey=True,
-                             squeeze=False)
+    fig, axes = _figure((5 * len(pairings), 3.5), len(pairings), sharey=True, squeeze=False)
     for ax, pairing in zip(axes[0], pairings):
         part = main[main.pairing == pairing].copy()
         # x: the realised error rate of each beta, averaged over seeds and models
@@ -196,12 +194,10 @@ def _fig_error_rate(frame, output):
 
 
 def _fig_n_pairs(frame, output):
-    import matplotlib.pyplot as plt
-
     part = _n_pairs_sweep(frame)
     if part.n_pairs.nunique() < 2:
         return None
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = _figure((5, 3.5))
     _lines(ax, part, "n_pairs")
     ax.set_xscale("log")
     ax.set_xlabel(f"annotations (same-prompt, beta={part.beta.iloc[0]})")
@@ -211,14 +207,11 @@ def _fig_n_pairs(frame, output):
 
 
 def _fig_pairing(frame, output):
-    import matplotlib.pyplot as plt
-
     main = frame[frame.pairing.isin(["same_prompt", "cross_prompt"])]
     if main.pairing.nunique() < 2:
         return None
     models = sorted(main.model.unique())
-    fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.5), sharey=True,
-                             squeeze=False)
+    fig, axes = _figure((4 * len(models), 3.5), len(models), sharey=True, squeeze=False)
     for ax, model in zip(axes[0], models):
         for pairing, part in main[main.model == model].groupby("pairing"):
             stats = _mean_sem(part, "beta")
@@ -236,14 +229,12 @@ def _fig_pairing(frame, output):
 
 
 def _fig_similar_diverse(frame, output):
-    import matplotlib.pyplot as plt
-
     if not {"similar", "diverse"} & set(frame.pairing):
         return None
     betas = frame[frame.pairing.isin(["similar", "diverse"])].beta.unique()
     part = frame[frame.beta.isin(betas)]
     stats = _mean_sem(part, ["model", "pairing"]).reset_index()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = _figure((6, 3.5))
     pairings = sorted(part.pairing.unique())
     width = 0.8 / len(pairings)
     models = sorted(part.model.unique())
@@ -259,9 +250,7 @@ def _fig_similar_diverse(frame, output):
 
 
 def _fig_delta(frame, output):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = _figure((5, 3.5))
     for model, part in frame.groupby("model"):
         ax.scatter(part.mean_abs_delta, part.improvement, s=12, alpha=0.7, label=model,
                    color=PALETTE.get(model))
@@ -275,14 +264,12 @@ def _fig_delta(frame, output):
 
 
 def _fig_curve(frame, output):
-    import matplotlib.pyplot as plt
-
     columns = sorted((c for c in frame.columns if c.startswith("improvement@")),
                      key=lambda c: int(c.split("@")[1]))
     if not columns:
         return None
     ns = [int(c.split("@")[1]) for c in columns]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = _figure((5, 3.5))
     means = frame.groupby("model")[columns].mean()
     for model, row in means.iterrows():
         ax.plot(ns, row.values, marker="o", label=model, color=PALETTE.get(model))
