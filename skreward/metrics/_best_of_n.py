@@ -29,7 +29,7 @@ _ITEMS = {"y_true": ["array-like"], "y_score": ["array-like"], "groups": ["array
 
 
 def _padded_table(y_true, y_score, groups):
-    """Lay items out as (n_prompts, max_candidates) arrays; padding is NaN."""
+    """Validated golden and learned rewards as (n_prompts, max_candidates) tables; padding is NaN."""
     y_true = check_rewards(y_true, len(np.ravel(y_true)), input_name="y_true")
     y_score = check_rewards(y_score, len(y_true), input_name="y_score")
     groups = check_groups(groups, len(y_true))
