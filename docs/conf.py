@@ -6,11 +6,14 @@ public module (see ``write_api_index``), so a new public object appears
 without editing these files.
 """
 
+import ast
+import fnmatch
 import importlib
 import inspect
 import os
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -55,7 +58,9 @@ nitpick_ignore_regex = [
 # -- autodoc, autosummary, numpydoc -----------------------------------------------
 autosummary_generate = True
 autodoc_typehints = "none"
-autodoc_preserve_defaults = True  # signatures show `module=RewardMLP`, not a class repr
+# Signatures show defaults as written (`module=RewardMLP`, not a class repr): done by
+# show_written_defaults below, which also reads merged signatures.
+autodoc_preserve_defaults = False
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
@@ -128,6 +133,16 @@ API_MODULES = {
         ("Running and reporting", ["run_experiments", "write_report", "findings", "load_grid"]),
         ("Constants", ["MODELS", "PRESETS"]),
     ],
+    # A name with ``*`` is a pattern: the public names it matches, in ``__all__`` order.
+    "skreward.utils.estimator_checks": [
+        ("Running the checks", ["parametrize_with_checks", "estimator_checks_generator",
+                                "check_reward_model"]),
+        ("Checks of reward models", ["check_reward_model_*"]),
+        ("Checks of comparison transformers", ["check_comparison_transformer_*"]),
+        ("Checks of text front ends", ["check_text_transformer_*"]),
+        ("Checks of any estimator", ["check_clone_keeps_params"]),
+        ("Constants", ["SKLEARN_CHECKS_REPLACED", "REWARD_RTOL", "FLOAT32_RTOL"]),
+    ],
 }
 
 
@@ -137,8 +152,10 @@ def _api_sections(modname, documented):
     public = [n for n in module.__all__ if f"skreward.{n}" not in documented
               or modname == "skreward"]
     sections, placed = [], set()
-    for title, names in API_MODULES.get(modname, []):
-        names = [n for n in names if n in public]
+    for title, patterns in API_MODULES.get(modname, []):
+        names = [n for pattern in patterns for n in public
+                 if fnmatch.fnmatchcase(n, pattern) and n not in placed]
+        names = list(dict.fromkeys(names))
         placed.update(names)
         if names:
             sections.append((title, names))
@@ -230,6 +247,59 @@ def skip_foreign_members(app, what, name, obj, skip, options):
     return True
 
 
+# -- signature defaults as written in the source ------------------------------------
+# Sphinx's autodoc_preserve_defaults reads the defaults from the function's own source.
+# A RewardNet subclass's ``__init__`` lists only the parameters it adds, and its
+# ``__signature__`` adds the base's (``skreward/models/_net_template.py``): their
+# defaults are in the base's source, which that option does not read (it fails).
+class _Written:
+    """A default shown as written in the source."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def __repr__(self):
+        return self.text
+
+
+def _written_defaults(func):
+    """{parameter: default as written} of a function's source; {} if it cannot be read."""
+    try:
+        source = textwrap.dedent(inspect.getsource(func))
+        node = ast.parse(source).body[0]
+    except (OSError, TypeError, SyntaxError, IndexError):
+        return {}
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return {}
+    args = node.args
+    positional = args.posonlyargs + args.args
+    pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+    pairs += [(arg, d) for arg, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+    return {arg.arg: " ".join(ast.get_source_segment(source, d).split()) for arg, d in pairs}
+
+
+def show_written_defaults(app, obj, bound_method):
+    func = getattr(obj, "__func__", obj)
+    if not (getattr(func, "__module__", None) or "").startswith("skreward"):
+        return
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return
+    sources = [func]
+    owner = getattr(func, "__globals__", {}).get(func.__qualname__.split(".")[0])
+    if func.__name__ == "__init__" and isinstance(owner, type):  # the base's too, if merged
+        sources = [vars(cls)["__init__"] for cls in reversed(owner.__mro__)
+                   if "__init__" in vars(cls)]
+    written = {}
+    for source in sources:
+        written.update(_written_defaults(source))
+    func.__signature__ = signature.replace(parameters=[
+        p.replace(default=_Written(written[p.name]))
+        if p.default is not p.empty and p.name in written else p
+        for p in signature.parameters.values()])
+
+
 _FOREIGN_ROLE = re.compile(r":(ref|term|doc):`(?:([^`<]*?)\s*<[^`>]*>|([^`]*))`")
 
 
@@ -245,6 +315,13 @@ DATA_DOCS = {
     "skreward.experiments.PRESETS": [
         "The grids that ``skreward run quick`` and ``skreward run paper`` run, in the format",
         "of :func:`~skreward.experiments.load_grid`."],
+    "skreward.utils.estimator_checks.REWARD_RTOL": [
+        "Where two fits should give the same model (comparisons in another order, items",
+        "of every comparison swapped), their rewards must agree to this fraction of the",
+        "largest reward."],
+    "skreward.utils.estimator_checks.FLOAT32_RTOL": [
+        "The rewards of a fit on float32 comparisons must agree with those of the",
+        "float64 fit to this fraction of the largest reward."],
 }
 
 
@@ -261,3 +338,4 @@ def setup(app):
     app.connect("autodoc-skip-member", skip_foreign_members)
     app.connect("autodoc-process-docstring", unlink_foreign_docstrings, priority=400)
     app.connect("missing-reference", resolve_reexported)
+    app.connect("autodoc-before-process-signature", show_written_defaults)
