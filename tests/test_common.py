@@ -1,62 +1,32 @@
-"""scikit-learn's estimator checks over every estimator, and their comparison-aware twins.
+"""Estimator checks over every public estimator: skreward's and scikit-learn's.
 
-scikit-learn's checks feed 2-D ``X`` to ``fit``. Reward models fit 3-D
-comparisons ``(n_pairs, 2, n_features)``, so the checks that fit on 2-D data
-are expected failures, each with its reason below; the API checks (cloning,
-parameters, tags, repr) run as they are. The same properties are then checked
-on comparisons by ``test_reward_model_*`` below.
+:func:`skreward.utils.estimator_checks.parametrize_with_checks` runs, for each
+estimator, the checks of its kind (reward model, comparison transformer, text
+front end) and scikit-learn's checks, less those that fit 2-D data and whose
+property a skreward check tests on comparisons (``SKLEARN_CHECKS_REPLACED``).
+The remaining expected failures are listed below, each with its reason;
+``xfail_strict = true`` (pyproject.toml) turns one that starts passing into a
+failure. The last tests show that the checks catch the defects they are for.
 """
-
-import pickle
 
 import numpy as np
 import pytest
+import sklearn.utils.estimator_checks as sklearn_checks
 import torch
-from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.decomposition import TruncatedSVD
+from sklearn.exceptions import SkipTestWarning
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted
 
+import skreward.utils.estimator_checks as skreward_checks
 from skreward import (BTRegressor, OrderConsistentClassifier, PairwiseTransformer,
-                      RewardMLPClassifier, SimulatedAnnotator)
+                      RewardMLPClassifier, SentenceEmbedder, SimulatedAnnotator, TextVectorizer)
+from skreward.utils.estimator_checks import (SKLEARN_CHECKS_REPLACED, check_reward_model,
+                                             parametrize_with_checks)
 
-FITS_2D = ("scikit-learn's check fits on 2-D items; fit takes 3-D comparisons "
-           "(n_pairs, 2, n_features), and the property is checked on comparisons in "
-           "test_reward_model_* / the behaviour tests")
-FIT_ON_2D_CHECKS = [
-    "check_fit_score_takes_y", "check_estimators_overwrite_params",
-    "check_dont_overwrite_parameters", "check_estimators_fit_returns_self",
-    "check_readonly_memmap_input", "check_n_features_in_after_fitting",
-    "check_positive_only_tag_during_fit", "check_estimators_dtypes", "check_dtype_object",
-    "check_pipeline_consistency", "check_estimators_nan_inf", "check_estimators_pickle",
-    "check_f_contiguous_array_estimator", "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance", "check_fit2d_1sample", "check_fit2d_1feature",
-    "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
-    "check_n_features_in", "check_fit2d_predict1d", "check_transformer_data_not_an_array",
-    "check_transformer_general", "check_transformer_preserve_dtypes",
-]
-CLASSIFIER_ONLY = {
-    "check_classifier_data_not_an_array": FITS_2D,
-    "check_classifiers_classes": FITS_2D,
-    "check_classifiers_train": FITS_2D,
-    "check_supervised_y_2d": FITS_2D,
-    "check_decision_proba_consistency": FITS_2D,
-    "check_classifiers_one_label_sample_weights": FITS_2D,
-    "check_requires_y_none": "y=None is valid: it means the first item of every comparison "
-                             "is the preferred one",
-    "check_classifiers_one_label": "a single label value is valid (e.g. all 1: chosen-first "
-                                   "data); winners and losers always give two classes",
-    "check_classifiers_regression_target": "fit rejects continuous labels with its own "
-                                           "message ('labels in {0, 1} or {-1, 1}')",
-    "check_classifier_not_supporting_multiclass": "labels are comparison outcomes, binary "
-                                                  "by design; multi-class y is rejected "
-                                                  "with a message about comparison labels",
-}
-
-REGRESSOR_ONLY = dict.fromkeys([
-    "check_regressors_train", "check_regressor_data_not_an_array", "check_regressors_int",
-    "check_regressors_no_decision_function", "check_supervised_y_2d",
-    "check_estimators_partial_fit_n_features",
-], FITS_2D) | {"check_requires_y_none": CLASSIFIER_ONLY["check_requires_y_none"]}
 SKORCH_NET = {
     "check_no_attributes_set_in_init": "skorch's NeuralNet.__init__ sets history_, "
                                        "initialized_ and virtual_params_, and stores its "
@@ -65,8 +35,6 @@ SKORCH_NET = {
                                                        "the callbacks (and the module and "
                                                        "optimizer) as soon as they are set, "
                                                        "so nonsense values raise there",
-    "check_set_params": "skorch's get_params lists its internal _params_to_validate set as a "
-                        "parameter; set to a number, skorch's own set_params fails on it",
 }
 ITEM_NET = {
     "check_n_features_in_after_fitting": "items are validated by skreward's check_items, whose "
@@ -74,37 +42,50 @@ ITEM_NET = {
                                          "fitted on 4 features') every reward model shares",
     "check_methods_subset_invariance": "float32 matrix products differ in the last bits "
                                        "(~1e-7 relative) with a batch's number of rows, beyond "
-                                       "the check's rtol=1e-7; subsets are checked at 1e-6 in "
-                                       "test_reward_model_pickles_and_scores_subsets_alike",
+                                       "the check's rtol=1e-7; subsets of items are checked to "
+                                       "1e-5 of the rewards' scale by "
+                                       "check_reward_model_decision_function",
+}
+BT_HAS_REWARD_METHODS = {
+    "check_regressors_no_decision_function": "by design: decision_function is the reward that "
+                                             "every reward model offers and every scorer "
+                                             "reads, and predict_proba gives the link's "
+                                             "probability of each outcome of comparisons",
+}
+TRANSFORM_WIDTH = {
+    "check_comparison_transformer_n_features": "PairwiseTransformer.transform checks the width "
+                                               "of items but not of comparisons: comparisons "
+                                               "of another width than fit's pass unchecked",
 }
 
 
 def expected_failed_checks(estimator):
-    if isinstance(estimator, SimulatedAnnotator):
-        return {}  # it fits on 2-D items and golden rewards: every check applies
+    if isinstance(estimator, BTRegressor):
+        return SKORCH_NET | BT_HAS_REWARD_METHODS
     if isinstance(estimator, RewardMLPClassifier):
         return SKORCH_NET | ITEM_NET  # a classifier of 2-D items: the other checks apply
-    failures = dict.fromkeys(FIT_ON_2D_CHECKS, FITS_2D)
-    if isinstance(estimator, OrderConsistentClassifier):
-        failures |= CLASSIFIER_ONLY
-    if isinstance(estimator, BTRegressor):
-        failures |= REGRESSOR_ONLY | SKORCH_NET
-    return failures
+    if isinstance(estimator, PairwiseTransformer) and estimator.output == "difference":
+        return TRANSFORM_WIDTH  # "pointwise" has no transform
+    return {}
 
 
-# Tiny seeded networks: the checks fit them many times.
+# Tiny seeded networks: the checks fit them many times. The checks' 40 comparisons
+# (80 items) fit in one batch, so the fit does not depend on their order.
 TINY_NET = dict(module__hidden_sizes=(16,), max_epochs=20, lr=0.02, validation_fraction=None,
                 random_state=0)
 
-
 ESTIMATORS = [
     OrderConsistentClassifier(LogisticRegression()),
+    OrderConsistentClassifier(RewardMLPClassifier(**TINY_NET)),
+    BTRegressor(**TINY_NET),
     PairwiseTransformer("pointwise"),
     PairwiseTransformer("difference"),
     # cross_prompt needs no groups, and replace=True lets the checks' tiny data give 20 pairs
     SimulatedAnnotator(OrderConsistentClassifier(LogisticRegression()), n_pairs=20,
                        pairing="cross_prompt", replace=True, random_state=0),
-    BTRegressor(**TINY_NET),
+    SentenceEmbedder(),
+    TextVectorizer(TfidfVectorizer()),  # sparse output, made dense
+    TextVectorizer(make_pipeline(TfidfVectorizer(), TruncatedSVD(3, random_state=0))),
     RewardMLPClassifier(**TINY_NET),
 ]
 
@@ -118,52 +99,118 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def offline_hub():
+    """SentenceEmbedder loads the bundled model; nothing is fetched from the Hugging Face Hub."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        yield
+
+
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
-def test_sklearn_compatible_estimator(estimator, check):
+def test_estimator_checks(estimator, check):
     check(estimator)
 
 
-REWARD_MODELS = [OrderConsistentClassifier(LogisticRegression()), BTRegressor(**TINY_NET),
-                 OrderConsistentClassifier(RewardMLPClassifier(**TINY_NET))]
+def test_replaced_sklearn_checks_name_real_checks():
+    """Every left-out scikit-learn check exists, and so does the check that replaces it."""
+    for replaced in SKLEARN_CHECKS_REPLACED.values():
+        for theirs, ours in replaced.items():
+            assert callable(getattr(sklearn_checks, theirs)), theirs
+            assert callable(getattr(skreward_checks, ours)), ours
+            assert ours in skreward_checks.__all__
 
 
-@pytest.fixture
-def small_comparisons():
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(60, 2, 4))
-    y = (X[:, 0, 0] - X[:, 1, 0] + 0.3 * rng.normal(size=60) > 0).astype(int)
-    return X, y
+def test_check_reward_model_refuses_other_estimators():
+    with pytest.raises(ValueError, match="PairwiseTransformer is not a reward model"):
+        check_reward_model(PairwiseTransformer())
 
 
-@pytest.mark.parametrize("model", REWARD_MODELS, ids=lambda m: type(m).__name__)
-def test_reward_model_fit_is_idempotent_and_returns_self(model, small_comparisons):
-    X, y = small_comparisons
-    model = clone(model)
-    params = model.get_params()
-    assert model.fit(X, y) is model
-    first = model.decision_function(X[:, 0])
-    np.testing.assert_allclose(model.fit(X, y).decision_function(X[:, 0]), first)
-    assert model.get_params().keys() == params.keys() and model.n_features_in_ == 4
+# -- the checks catch what they are for --------------------------------------------------
 
 
-@pytest.mark.parametrize("model", REWARD_MODELS, ids=lambda m: type(m).__name__)
-def test_reward_model_pickles_and_scores_subsets_alike(model, small_comparisons):
-    X, y = small_comparisons
-    model = clone(model).fit(X, y)
-    items = X[:, 1]
-    restored = pickle.loads(pickle.dumps(model))
-    np.testing.assert_allclose(restored.decision_function(items), model.decision_function(items))
-    np.testing.assert_allclose(model.decision_function(items[:7]), model.decision_function(items)[:7],
-                               rtol=1e-6)
-    assert 0.5 < model.score(X, y) <= 1
+class IgnoresLabels(OrderConsistentClassifier):
+    def fit(self, X, y=None):
+        return super().fit(X)  # as if the first item were always preferred
 
 
-@pytest.mark.parametrize("model", REWARD_MODELS, ids=lambda m: type(m).__name__)
-def test_reward_model_rejects_nan_and_2d_comparisons(model, small_comparisons):
-    X, y = small_comparisons
-    bad = X.copy()
-    bad[3, 1, 2] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
-        clone(model).fit(bad, y)
-    with pytest.raises(ValueError, match=r"comparisons of shape \(n_pairs, 2, n_features\)"):
-        clone(model).fit(X[:, 0], y)
+class ScoresWithoutWidthCheck(OrderConsistentClassifier):
+    def decision_function(self, X):
+        check_is_fitted(self)
+        return self.estimator_.decision_function(check_array(X)[:, :self.n_features_in_])
+
+
+class FillsNaN(OrderConsistentClassifier):
+    def fit(self, X, y=None):
+        return super().fit(np.nan_to_num(np.asarray(X, dtype=float)), y)
+
+
+class ChangesParameter(OrderConsistentClassifier):
+    def fit(self, X, y=None):
+        self.response_method = "decision_function"
+        return super().fit(X, y)
+
+
+class DropsZeroWeights(OrderConsistentClassifier):
+    def fit(self, X, y=None, sample_weight=None):  # weights in {0, 1}: 0 drops a comparison
+        keep = slice(None) if sample_weight is None else np.asarray(sample_weight) > 0
+        return super().fit(np.asarray(X)[keep], None if y is None else np.asarray(y)[keep])
+
+
+class IgnoresWeights(OrderConsistentClassifier):
+    def fit(self, X, y=None, sample_weight=None):
+        return super().fit(X, y)
+
+
+class RejectedFirst(TextVectorizer):
+    def transform(self, X):
+        out = super().transform(X)
+        return out[:, ::-1] if out.ndim == 3 else out
+
+
+DEFECTS = [
+    (IgnoresLabels(LogisticRegression()), "check_reward_model_swap_invariance"),
+    (IgnoresLabels(LogisticRegression()), "check_reward_model_labels"),
+    (ScoresWithoutWidthCheck(LogisticRegression()), "check_reward_model_n_features"),
+    (FillsNaN(LogisticRegression()), "check_reward_model_nan_inf"),
+    (ChangesParameter(LogisticRegression()), "check_reward_model_fit_idempotent"),
+    # one comparison at a time, in the given order: the fit depends on the order
+    (OrderConsistentClassifier(SGDClassifier(shuffle=False, max_iter=3, tol=None)),
+     "check_reward_model_comparison_order_invariance"),
+    (BTRegressor(**TINY_NET | dict(batch_size=8)),
+     "check_reward_model_comparison_order_invariance"),
+    (IgnoresWeights(LogisticRegression()), "check_reward_model_sample_weight"),
+    (RejectedFirst(TfidfVectorizer()), "check_text_transformer_output"),
+]
+
+
+@pytest.mark.parametrize("estimator, check_name", DEFECTS,
+                         ids=[f"{type(e).__name__}-{c}" for e, c in DEFECTS])
+def test_checks_catch_defects(estimator, check_name):
+    check = getattr(skreward_checks, check_name)
+    with pytest.raises(AssertionError):
+        check(type(estimator).__name__, estimator)
+
+
+def test_check_reward_model_raises_or_skips_expected_failures():
+    model = ScoresWithoutWidthCheck(LogisticRegression())
+    with pytest.raises(AssertionError):
+        check_reward_model(model, sklearn_checks=False)
+    reason = "decision_function slices items to the fitted width"
+    with pytest.warns(SkipTestWarning, match=reason):
+        check_reward_model(model, sklearn_checks=False,
+                           expected_failed_checks={"check_reward_model_n_features": reason})
+
+
+def test_sample_weight_check_runs_where_fit_takes_weights():
+    """Generated only for a fit with ``sample_weight``; a model that drops zero-weight
+    comparisons passes it."""
+    def names(model):
+        return [check.func.__name__ for _, check in
+                skreward_checks.estimator_checks_generator(model, sklearn_checks=False)]
+
+    assert "check_reward_model_sample_weight" in names(DropsZeroWeights(LogisticRegression()))
+    assert "check_reward_model_sample_weight" not in names(
+        IgnoresLabels(LogisticRegression()))  # its fit takes no sample_weight
+    skreward_checks.check_reward_model_sample_weight("DropsZeroWeights",
+                                                     DropsZeroWeights(LogisticRegression()))
