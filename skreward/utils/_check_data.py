@@ -15,6 +15,11 @@ FLOAT32_RTOL = 1e-3
 N_PAIRS, N_FEATURES, N_ITEMS = 40, 4, 15
 
 
+def both_widths(fitted, other):
+    """Regular expression of a message that names both widths, in either order."""
+    return rf"(?s)(\b{fitted}\b.*\b{other}\b|\b{other}\b.*\b{fitted}\b)"
+
+
 def make_comparisons(n_pairs=N_PAIRS, n_features=N_FEATURES, *, seed=0):
     """Comparisons labelled by a linear reward with a little noise, and items to score.
 

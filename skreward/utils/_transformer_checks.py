@@ -13,8 +13,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import get_tags
 
-from ._check_data import (N_FEATURES, N_PAIRS, different_params, make_comparisons,
-                          public_attributes_added, raises, read_only_memmaps, seeded_clone)
+from ._check_data import (N_FEATURES, N_PAIRS, both_widths, different_params,
+                          make_comparisons, public_attributes_added, raises, read_only_memmaps,
+                          seeded_clone)
 
 _SHAPE_MESSAGE = r"\(n_pairs, 2, n_features\)"
 
@@ -333,9 +334,9 @@ def check_comparison_transformer_n_features(name, estimator_orig):
             unfitted.transform(X)
     else:
         unfitted.transform(X)
-    both = rf"(?s)(\b{N_FEATURES + 3}\b.*\b{N_FEATURES}\b|\b{N_FEATURES}\b.*\b{N_FEATURES + 3}\b)"
+    widths = both_widths(N_FEATURES, N_FEATURES + 3)
     for bad in (wide, wide_items):
-        with raises(ValueError, match=both, what=f"{name}.transform of width {N_FEATURES + 3}"):
+        with raises(ValueError, match=widths, what=f"{name}.transform of width {N_FEATURES + 3}"):
             transformer.transform(bad)
 
 
