@@ -27,6 +27,7 @@ clones on small seeded data, with unset ``random_state`` parameters set to
 (1e-3) of the float64 one.
 """
 
+import inspect
 import re
 import warnings
 from functools import partial
@@ -197,12 +198,27 @@ def _kind(estimator):
     return "other"
 
 
+def _fits_with_sample_weight(estimator):
+    """Whether ``fit`` takes ``sample_weight``: in its signature, declared as fit metadata
+    (skorch nets take ``**fit_params``), or passed on (``**fit_params``) by a
+    meta-estimator to an ``estimator`` that takes it."""
+    if has_fit_parameter(estimator, "sample_weight"):
+        return True
+    own_requests = getattr(estimator, "_get_metadata_request", None)  # any BaseEstimator
+    if own_requests is not None and "sample_weight" in own_requests().fit.requests:
+        return True
+    passes_on = any(p.kind == p.VAR_KEYWORD
+                    for p in inspect.signature(estimator.fit).parameters.values())
+    inner = getattr(estimator, "estimator", None)
+    return passes_on and inner is not None and _fits_with_sample_weight(inner)
+
+
 def _yield_checks(estimator):
     yield check_clone_keeps_params
     kind = _kind(estimator)
     if kind == "reward_model":
         yield from REWARD_MODEL_CHECKS
-        if has_fit_parameter(estimator, "sample_weight"):
+        if _fits_with_sample_weight(estimator):
             yield check_reward_model_sample_weight
     elif kind == "comparison_transformer":
         yield from COMPARISON_TRANSFORMER_CHECKS
