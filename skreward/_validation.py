@@ -67,8 +67,17 @@ def check_sample_weight(sample_weight, n_rows, *, input_name="sample_weight"):
         raise ValueError(f"{input_name} must be one non-negative number per row: {error}") from error
 
 
-def check_items(X, *, n_features=None, input_name="X"):
-    """Return items as a float array ``(n_items, n_features)``."""
+def check_width(X, n_features, estimator, input_name="X"):
+    """Raise scikit-learn's message when ``X``'s last axis is not the fitted ``n_features``."""
+    if n_features is not None and X.shape[-1] != n_features:
+        raise ValueError(
+            f"{input_name} has {X.shape[-1]} features, but {type(estimator).__name__} is "
+            f"expecting {n_features} features as input."
+        )
+
+
+def check_items(X, *, n_features=None, estimator=None, input_name="X"):
+    """Return items as a float array ``(n_items, n_features)``; ``n_features``: the fitted width."""
     X = check_array(X, allow_nd=True, dtype=FLOATS, ensure_all_finite=True,
                     input_name=input_name)
     if X.ndim != 2:
@@ -76,11 +85,7 @@ def check_items(X, *, n_features=None, input_name="X"):
             f"{input_name} must be items of shape (n_items, n_features); got an array of "
             f"shape {X.shape}. Score comparisons with `score`, or pass X[:, 0] and X[:, 1]."
         )
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(
-            f"{input_name} has {X.shape[1]} features, but the model was fitted on "
-            f"{n_features} features."
-        )
+    check_width(X, n_features, estimator, input_name)
     return X
 
 

@@ -190,7 +190,7 @@ def test_skorch_callbacks_partial_fit_and_warm_start(comparisons):
     assert len(model.history_) == 6
     model.set_params(warm_start=False).fit(X[:500], y[:500])
     assert len(model.history_) == 2
-    with pytest.raises(ValueError, match="X has 3 features, but the net was trained on 64"):
+    with pytest.raises(ValueError, match="X has 3 features, but BTRegressor is expecting 64 features"):
         model.partial_fit(X[:500, :, :3], y[:500])
 
 
@@ -310,7 +310,7 @@ def test_bad_items_raise(fitted_bt, comparisons):
         BTRegressor().predict(X[:, 0])
     with pytest.raises(ValueError, match=r"items of shape \(n_items, n_features\)"):
         fitted_bt.predict(X[:3])
-    with pytest.raises(ValueError, match="X has 3 features, but the model was fitted on 64"):
+    with pytest.raises(ValueError, match="X has 3 features, but BTRegressor is expecting 64 features as input"):
         fitted_bt.decision_function(X[:3, 0, :3])
 
 

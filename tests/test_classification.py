@@ -98,7 +98,7 @@ def test_unfitted_use_raises():
 def test_items_of_wrong_width_raise(comparisons):
     X, y = comparisons
     model = OrderConsistentClassifier(LogisticRegression()).fit(X, y)
-    with pytest.raises(ValueError, match="X has 3 features, but the model was fitted on 64"):
+    with pytest.raises(ValueError, match="X has 3 features, but OrderConsistentClassifier is expecting 64 features as input"):
         model.decision_function(np.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"items of shape \(n_items, n_features\)"):
         model.decision_function(X[:2])

@@ -12,7 +12,6 @@ failure. The last tests show that the checks catch the defects they are for.
 import numpy as np
 import pytest
 import sklearn.utils.estimator_checks as sklearn_checks
-import torch
 from sklearn.decomposition import TruncatedSVD
 from sklearn.exceptions import SkipTestWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -27,6 +26,8 @@ from skreward import (BTRegressor, OrderConsistentClassifier, PairwiseTransforme
 from skreward.utils.estimator_checks import (SKLEARN_CHECKS_REPLACED, check_reward_model,
                                              parametrize_with_checks)
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SKORCH_NET = {
     "check_no_attributes_set_in_init": "skorch's NeuralNet.__init__ sets history_, "
                                        "initialized_ and virtual_params_, and stores its "
@@ -37,9 +38,6 @@ SKORCH_NET = {
                                                        "so nonsense values raise there",
 }
 ITEM_NET = {
-    "check_n_features_in_after_fitting": "items are validated by skreward's check_items, whose "
-                                         "message ('X has 3 features, but the model was "
-                                         "fitted on 4 features') every reward model shares",
     "check_methods_subset_invariance": "float32 matrix products differ in the last bits "
                                        "(~1e-7 relative) with a batch's number of rows, beyond "
                                        "the check's rtol=1e-7; subsets of items are checked to "
@@ -52,20 +50,11 @@ BT_HAS_REWARD_METHODS = {
                                              "reads, and predict_proba gives the link's "
                                              "probability of each outcome of comparisons",
 }
-TRANSFORM_WIDTH = {
-    "check_comparison_transformer_n_features": "PairwiseTransformer.transform checks the width "
-                                               "of items but not of comparisons: comparisons "
-                                               "of another width than fit's pass unchecked",
-}
-
-
 def expected_failed_checks(estimator):
     if isinstance(estimator, BTRegressor):
         return SKORCH_NET | BT_HAS_REWARD_METHODS
     if isinstance(estimator, RewardMLPClassifier):
         return SKORCH_NET | ITEM_NET  # a classifier of 2-D items: the other checks apply
-    if isinstance(estimator, PairwiseTransformer) and estimator.output == "difference":
-        return TRANSFORM_WIDTH  # "pointwise" has no transform
     return {}
 
 
@@ -88,15 +77,6 @@ ESTIMATORS = [
     TextVectorizer(make_pipeline(TfidfVectorizer(), TruncatedSVD(3, random_state=0))),
     RewardMLPClassifier(**TINY_NET),
 ]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The tiny networks fit fastest on one thread (and don't contend for a shared CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True, scope="module")

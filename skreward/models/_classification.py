@@ -155,7 +155,7 @@ default="auto"
         reward : ndarray of shape (n_items,)
         """
         check_is_fitted(self)
-        X = check_items(X, n_features=self.n_features_in_)
+        X = check_items(X, n_features=self.n_features_in_, estimator=self)
         method = self._resolved_response_method()
         if method == "decision_function":
             return np.asarray(self.estimator_.decision_function(X), dtype=np.float64).ravel()
@@ -187,7 +187,7 @@ default="auto"
         y_pred : ndarray of shape (n_items,)
         """
         check_is_fitted(self)
-        return self.estimator_.predict(check_items(X, n_features=self.n_features_in_))
+        return self.estimator_.predict(check_items(X, n_features=self.n_features_in_, estimator=self))
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
@@ -203,7 +203,7 @@ default="auto"
         proba : ndarray of shape (n_items, 2)
         """
         check_is_fitted(self)
-        return self.estimator_.predict_proba(check_items(X, n_features=self.n_features_in_))
+        return self.estimator_.predict_proba(check_items(X, n_features=self.n_features_in_, estimator=self))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -230,8 +230,9 @@ class RewardNet(NeuralNet):
         if sized_for is not None and sized_for != n_features:
             if len(self.history_):
                 raise ValueError(
-                    f"X has {n_features} features, but the net was trained on {sized_for} "
-                    "features; fit (without warm_start) to start afresh."
+                    f"X has {n_features} features, but {type(self).__name__} is expecting "
+                    f"{sized_for} features as input (it was trained on them); fit without "
+                    "warm_start to start afresh."
                 )
             self.n_features_in_ = n_features
             self.initialize_module()
@@ -416,7 +417,7 @@ class RewardNet(NeuralNet):
             Computed a batch at a time.
         """
         check_is_fitted(self, "n_features_in_")
-        checked = check_items(X, n_features=self.n_features_in_)
+        checked = check_items(X, n_features=self.n_features_in_, estimator=self)
         outputs = [to_numpy(out) for out in
                    self.forward_iter(float32_input(X, checked), training=False)]
         return np.concatenate(outputs).astype(np.float64, copy=False)

@@ -6,7 +6,7 @@ from sklearn.utils import TransformerTags
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 
-from .._validation import check_comparisons, check_items
+from .._validation import check_comparisons, check_items, check_width
 
 
 def _keeps_rows(self):
@@ -126,9 +126,11 @@ class PairwiseTransformer(BaseEstimator):
         X_out : ndarray of shape (n_pairs, n_features) or (n_items, n_features)
             ``x_first - x_second``, or the items unchanged.
         """
+        n_features = getattr(self, "n_features_in_", None)
         if np.ndim(X) == 2:
-            return check_items(X, n_features=getattr(self, "n_features_in_", None))
+            return check_items(X, n_features=n_features, estimator=self)
         X, _ = check_comparisons(X)
+        check_width(X, n_features, self)
         return X[:, 0] - X[:, 1]
 
     @available_if(_keeps_rows)
