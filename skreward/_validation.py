@@ -19,6 +19,7 @@ def check_comparisons(X, y=None, *, input_name="X"):
     ``y=None`` means the first item of every comparison is the preferred one.
     Labels in {-1, +1} or booleans are mapped to {0, 1}.
     """
+    _refuse_none(X, input_name, "comparisons, an array-like of shape (n_pairs, 2, n_features)")
     X = check_array(X, allow_nd=True, ensure_2d=False, dtype=FLOATS,
                     ensure_all_finite=True, ensure_min_samples=0, input_name=input_name)
     if X.ndim != 3 or X.shape[1] != 2:
@@ -67,6 +68,12 @@ def check_sample_weight(sample_weight, n_rows, *, input_name="sample_weight"):
         raise ValueError(f"{input_name} must be one non-negative number per row: {error}") from error
 
 
+def _refuse_none(X, input_name, expected):
+    """``None`` would become a NaN scalar in ``check_array``, reported as "contains NaN"."""
+    if X is None:
+        raise ValueError(f"{input_name} is None; expected {expected}.")
+
+
 def check_width(X, n_features, estimator, input_name="X"):
     """Raise scikit-learn's message when ``X``'s last axis is not the fitted ``n_features``."""
     if n_features is not None and X.shape[-1] != n_features:
@@ -78,6 +85,7 @@ def check_width(X, n_features, estimator, input_name="X"):
 
 def check_items(X, *, n_features=None, estimator=None, input_name="X"):
     """Return items as a float array ``(n_items, n_features)``; ``n_features``: the fitted width."""
+    _refuse_none(X, input_name, "items, an array-like of shape (n_items, n_features)")
     X = check_array(X, allow_nd=True, dtype=FLOATS, ensure_all_finite=True,
                     input_name=input_name)
     if X.ndim != 2:
@@ -90,24 +98,54 @@ def check_items(X, *, n_features=None, estimator=None, input_name="X"):
 
 
 def check_groups(groups, n_items, *, input_name="groups"):
-    """Return prompt ids as a 1-D array of length ``n_items``."""
+    """Return prompt ids as a 1-D array of length ``n_items``.
+
+    Missing ids (None, NaN, pandas.NA) are refused, as are ids of kinds that
+    do not sort together (e.g. None or strings mixed with numbers): they
+    would be pooled into one prompt, or fail deep inside ``np.unique``.
+    """
     if groups is None:
         raise ValueError(
             f"{input_name} is required: pass the prompt id of every item "
             "(with metadata routing: enable it and request groups)."
         )
-    groups = column_or_1d(groups)
+    groups = _one_dimensional(groups, input_name, "one prompt id per item")
     if len(groups) != n_items:
         raise ValueError(
             f"{input_name} must have one prompt id per item: got {len(groups)} for {n_items} items."
         )
+    missing = _missing(groups)
+    if missing.any():
+        raise ValueError(
+            f"{input_name} has a missing prompt id (None or NaN) at item "
+            f"{int(np.flatnonzero(missing)[0])}; every item needs a prompt id (drop those "
+            "items or fill their ids)."
+        )
+    if groups.dtype == object:
+        try:
+            np.unique(groups)
+        except TypeError:
+            kinds = sorted({type(g).__name__ for g in groups})
+            raise TypeError(
+                f"{input_name} mixes prompt ids of types {kinds} that do not sort together; "
+                "use ids of one kind (all numbers or all strings)."
+            ) from None
     return groups
+
+
+def _one_dimensional(values, input_name, expected):
+    """``column_or_1d`` whose error names ``input_name`` (scikit-learn's says ``y``)."""
+    shape = np.shape(values)
+    if len(shape) != 1 and not (len(shape) == 2 and shape[1] == 1):
+        raise ValueError(f"{input_name} must be 1-D ({expected}); got an array of shape {shape}.")
+    return column_or_1d(values, input_name=input_name)
 
 
 def check_rewards(values, n_items, *, input_name):
     """Return a finite 1-D float array of length ``n_items``."""
-    values = column_or_1d(check_array(values, ensure_2d=False, dtype=np.float64,
-                                      ensure_all_finite=True, input_name=input_name))
+    values = _one_dimensional(check_array(values, ensure_2d=False, dtype=np.float64,
+                                          ensure_all_finite=True, input_name=input_name),
+                              input_name, "one value per item")
     if len(values) != n_items:
         raise ValueError(
             f"{input_name} must have one value per item: got {len(values)} for {n_items} items."
@@ -120,7 +158,9 @@ def check_texts(X, *, needs_prompt=True):
 
     The input of the text front ends: a DataFrame or dict of lists with
     columns ``prompt`` and ``response`` (items) or ``prompt``, ``chosen`` and
-    ``rejected`` (triples); other columns are ignored. Every text must be a
+    ``rejected`` (triples); other columns are ignored, but a table with both a
+    ``response`` and a ``chosen`` or ``rejected`` column is ambiguous and
+    refused. Every text must be a
     non-empty string; anything else is a ValueError naming the column and
     row. ``needs_prompt=False`` neither requires nor checks the prompt column.
     """
@@ -139,6 +179,12 @@ def check_texts(X, *, needs_prompt=True):
             "X must be a pandas DataFrame or a dict of lists with columns "
             "('prompt', 'response') for items or ('prompt', 'chosen', 'rejected') for "
             f"comparisons; got {type(X).__name__}."
+        )
+    if "response" in names and ("chosen" in names or "rejected" in names):
+        raise ValueError(
+            "X has both a 'response' column (items) and 'chosen'/'rejected' columns "
+            "(comparisons), so which it holds is ambiguous; pass only the columns of one: "
+            "('prompt', 'response') or ('prompt', 'chosen', 'rejected')."
         )
     if "chosen" in names and "rejected" in names:
         kind, required = "triples", ["prompt", "chosen", "rejected"]
@@ -176,6 +222,13 @@ def check_texts(X, *, needs_prompt=True):
                 raise ValueError(f"X[{name!r}] has an empty string at row {i}; every "
                                  f"{name} must be a non-empty string (drop or fill those rows).")
     return kind, columns
+
+
+def _missing(values):
+    """Boolean mask of None, NaN, pandas.NA and NaT in a 1-D array."""
+    import pandas as pd
+
+    return np.asarray(pd.isna(values), dtype=bool)
 
 
 def _is_missing(value):

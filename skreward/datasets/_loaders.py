@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,19 +20,27 @@ def _read_jsonl(path, *, input_name="path"):
         compressed = f.read(2) == b"\x1f\x8b"
     opener = gzip.open if compressed else open
     records = []
-    with opener(path, "rt", encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{input_name}: line {number} of {path.name} is not valid "
-                                 f"JSON ({err.msg}); expected one JSON object per line.") from err
-            if not isinstance(record, dict):
-                raise ValueError(f"{input_name}: line {number} of {path.name} is a "
-                                 f"{type(record).__name__}, not a JSON object.")
-            records.append(record)
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise ValueError(
+                        f"{input_name}: line {number} of {path.name} is not valid JSON "
+                        f"({err.msg}); expected one JSON object per line.") from err
+                if not isinstance(record, dict):
+                    raise ValueError(f"{input_name}: line {number} of {path.name} is a "
+                                     f"{type(record).__name__}, not a JSON object.")
+                records.append(record)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{input_name}: {path.name} is not UTF-8 text ({err.reason}); "
+                         "expected a UTF-8 JSON-lines file, gzip-compressed or not.") from err
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise ValueError(f"{input_name}: {path.name} is a damaged or truncated gzip file "
+                         f"({err}); download or compress it again.") from err
     if not records:
         raise ValueError(f"{input_name}: {path.name} holds no records.")
     return records
@@ -190,10 +199,20 @@ def load_scored_responses(path, *, group="question_id", prompt="prompt", respons
             raise ValueError(f"path: field {fields[name]!r} must hold strings; record "
                              f"{int(np.flatnonzero(bad)[0])} holds "
                              f"{data[name][bad].iloc[0]!r}.")
+    missing = data["group"].isna()
+    if missing.any():
+        raise ValueError(f"path: field {group!r} must hold a prompt id in every record; record "
+                         f"{int(np.flatnonzero(missing)[0])} holds null.")
     try:
         data["score"] = data["score"].astype(np.float64)
     except (TypeError, ValueError) as err:
         raise ValueError(f"path: field {score!r} must hold numbers ({err}).") from err
+    bad = ~np.isfinite(data["score"].to_numpy())
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"path: field {score!r} must hold a finite number in every record "
+                         f"(the golden reward); record {first} holds "
+                         f"{records[first][score]!r}.")
     if drop_empty:
         data = data[data["response"].str.strip() != ""].reset_index(drop=True)
     return data

@@ -1,9 +1,22 @@
 """A synthetic stand-in for LLM response embeddings scored by a golden reward model."""
 
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
+
+_COUNT = [Interval(Integral, 1, None, closed="left")]
+_SCALE = [Interval(Real, 0, None, closed="left")]  # finite: NaN and inf are refused
 
 
+@validate_params(
+    {"n_prompts": _COUNT, "n_responses": _COUNT, "n_test_prompts": _COUNT,
+     "n_candidates": _COUNT, "n_features": _COUNT, "n_latent": _COUNT,
+     "response_spread": _SCALE, "prompt_offset": _SCALE, "embedding_noise": _SCALE,
+     "random_state": ["random_state"]},
+    prefer_skip_nested_validation=True,
+)
 def make_preference_testbed(n_prompts=1000, n_responses=10, *, n_test_prompts=50,
                             n_candidates=500, n_features=64, n_latent=16,
                             response_spread=0.5, prompt_offset=0.5, embedding_noise=0.1,
@@ -66,11 +79,6 @@ def make_preference_testbed(n_prompts=1000, n_responses=10, *, n_test_prompts=50
     >>> data.X.shape, data.golden.shape, data.X_test.shape, sorted(set(data.groups_test.tolist()))
     ((80, 64), (80,), (24, 64), [20, 21, 22])
     """
-    for name, value in [("n_prompts", n_prompts), ("n_responses", n_responses),
-                        ("n_test_prompts", n_test_prompts), ("n_candidates", n_candidates),
-                        ("n_latent", n_latent)]:
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value}.")
     if n_features < n_latent:
         raise ValueError(f"n_features must be at least n_latent={n_latent}; got {n_features}.")
     rng = check_random_state(random_state)

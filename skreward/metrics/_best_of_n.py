@@ -48,12 +48,23 @@ def _check_candidates(golden, score, counts):
     return golden, score, counts
 
 
-def _subsets(counts, n, n_repeats, rng):
+def check_ns(ns, input_name="ns"):
+    """The values of N as a non-empty 1-D int array, each at least 1."""
+    array = np.asarray(ns)
+    if array.ndim != 1 or len(array) == 0 or array.dtype.kind not in "iu" or array.min() < 1:
+        raise ValueError(
+            f"{input_name} must be a non-empty sequence of integers >= 1 (the values of N); "
+            f"got {ns!r}."
+        )
+    return array
+
+
+def _subsets(counts, n, n_repeats, rng, input_name="n"):
     """Indices (n_repeats, n_prompts, n) of random n-candidate subsets of each prompt."""
     if n > counts.min():
         raise ValueError(
-            f"n={n} is larger than the candidates of some prompts (the smallest prompt "
-            f"has {counts.min()}); use n <= {counts.min()} or drop those prompts."
+            f"{input_name}: n={n} is larger than the candidates of some prompts (the smallest "
+            f"prompt has {counts.min()}); use n <= {counts.min()} or drop those prompts."
         )
     keys = rng.random((n_repeats, len(counts), counts.max()))
     keys[:, np.arange(counts.max()) >= counts[:, None]] = np.inf  # never pick padding
@@ -192,11 +203,12 @@ def best_of_n_curve(y_true, y_score, groups, *, ns=(2, 4, 8, 16), n_repeats=100,
     >>> bool(np.all(np.diff(curve.improvement) > 0)), curve.oracle_fraction.tolist()
     (True, [1.0, 1.0, 1.0])
     """
+    ns = check_ns(ns)
     golden, score, counts = _check_candidates(*_padded_table(y_true, y_score, groups))
     rng = check_random_state(random_state)
-    rows = [_summary(*_best_of_n(golden, score, _subsets(counts, int(n), n_repeats, rng)))
+    rows = [_summary(*_best_of_n(golden, score, _subsets(counts, int(n), n_repeats, rng, "ns")))
             for n in ns]
-    return Bunch(n=np.asarray(ns), **{k: np.array([r[k] for r in rows]) for k in rows[0]})
+    return Bunch(n=ns, **{k: np.array([r[k] for r in rows]) for k in rows[0]})
 
 
 def prompt_spearman_score(y_true, y_score, groups):

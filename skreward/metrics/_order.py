@@ -1,9 +1,9 @@
 """Order consistency: how often a reward orders comparisons as the labels do."""
 
 import numpy as np
-from sklearn.utils import check_consistent_length
 
-from .._validation import check_comparison_labels, check_comparisons, check_rewards
+from .._validation import (check_comparison_labels, check_comparisons, check_rewards,
+                           check_sample_weight)
 
 
 def order_consistency_score(y_true, y_score, *, sample_weight=None):
@@ -18,7 +18,7 @@ def order_consistency_score(y_true, y_score, *, sample_weight=None):
         ``r(first) - r(second)``, or any score whose sign says which item the
         model prefers. A zero (a tie) counts one half.
     sample_weight : array-like of shape (n_pairs,), default=None
-        Weight of each comparison.
+        Weight of each comparison: finite, non-negative, not all zero.
 
     Returns
     -------
@@ -33,7 +33,8 @@ def order_consistency_score(y_true, y_score, *, sample_weight=None):
     """
     y_score = check_rewards(y_score, len(np.ravel(y_score)), input_name="y_score")
     y = check_comparison_labels(y_true, len(y_score))
-    check_consistent_length(y, y_score, sample_weight)
+    if sample_weight is not None:
+        sample_weight = check_sample_weight(sample_weight, len(y_score))
     agree = np.where(y_score == 0, 0.5, (y_score > 0) == (y == 1))
     return float(np.average(agree, weights=sample_weight))
 

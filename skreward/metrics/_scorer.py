@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.metadata_routing import MetadataRequest
 
-from ._best_of_n import BEST_OF_N_CONSTRAINTS, best_of_n_report
+from ._best_of_n import BEST_OF_N_CONSTRAINTS, best_of_n_report, check_ns
 
 
 class BestOfNScorer:
@@ -72,8 +72,8 @@ class BestOfNScorer:
                 "groups to fit (e.g. search.fit(X, y, groups=prompt_ids)), or call the "
                 "scorer with groups=..."
             )
+        ns = check_ns(self.n, "n") if np.iterable(self.n) else [self.n]
         reward = estimator.decision_function(X)
-        ns = self.n if np.iterable(self.n) else [self.n]
         return float(np.mean([
             best_of_n_report(y, reward, groups, n=n, n_repeats=self.n_repeats,
                              random_state=self.random_state)[self.metric]

@@ -4,7 +4,7 @@ import inspect
 
 import numpy as np
 from scipy.special import logit
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone, is_regressor
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metadata_routing import (MetadataRouter, MethodMapping, _routing_enabled,
                                             process_routing)
@@ -122,12 +122,20 @@ default="auto"
         self : OrderConsistentClassifier
         """
         self._validate_params()
+        if is_regressor(self.estimator):
+            raise ValueError(
+                f"estimator must be a binary classifier; got the regressor "
+                f"{type(self.estimator).__name__}, which has no logit to read the reward from. "
+                "Use a classifier (e.g. LogisticRegression), or BTRegressor for a reward "
+                "network."
+            )
         X, y = check_comparisons(X, y)
         if _routing_enabled():
             fit_params = process_routing(self, "fit", **fit_params).estimator.fit
         rows = {key: _per_row(value, len(X)) for key, value in fit_params.items()}
         X_items, y_items = PairwiseTransformer("pointwise").fit_resample(X, y)
         self.estimator_ = clone(self.estimator).fit(X_items, y_items, **rows)
+        self._check_response_method()
         self.classes_ = np.array([0, 1])
         self.n_features_in_ = X.shape[2]
         return self
@@ -164,6 +172,25 @@ default="auto"
         winner = list(self.estimator_.classes_).index(1)
         proba = self.estimator_.predict_proba(X)[:, winner]
         return logit(np.clip(proba, _EPS, 1 - _EPS))
+
+    def _check_response_method(self):
+        """Refuse at fit a classifier whose reward :meth:`decision_function` could not read."""
+        method = self._resolved_response_method()
+        available = (_has_raw_score(self.estimator_) if method == "raw_score"
+                     else hasattr(self.estimator_, method))
+        if not available:
+            raise ValueError(
+                f"estimator {type(self.estimator).__name__} offers no way to read a logit with "
+                f"response_method={self.response_method!r}: it needs decision_function, "
+                "predict_proba or LightGBM's predict(raw_score=True). Use a binary classifier "
+                "that has one."
+            )
+        classes = getattr(self.estimator_, "classes_", None)
+        if method == "predict_proba" and (classes is None or 1 not in list(classes)):
+            raise ValueError(
+                f"estimator {type(self.estimator).__name__} must be a classifier with classes_ "
+                f"holding 1 (the winner) after fit; got classes_={classes!r}."
+            )
 
     def _resolved_response_method(self):
         if self.response_method != "auto":

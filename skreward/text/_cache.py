@@ -90,6 +90,7 @@ class EmbeddingCache:
         missing : ndarray of shape (len(keys),) of bool
             Which entries were not found (or failed their checksum).
         """
+        keys = _check_keys(namespace, keys)
         vectors = []
         for text in keys:
             key = text_key(namespace, text)
@@ -113,7 +114,13 @@ class EmbeddingCache:
         vectors : ndarray of shape (len(keys), dim)
             Their embeddings, stored as float32.
         """
+        keys = _check_keys(namespace, keys)
         vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or len(vectors) != len(keys):
+            raise ValueError(
+                f"vectors must be of shape (len(keys), dim) = ({len(keys)}, dim), one row per "
+                f"key; got shape {vectors.shape}."
+            )
         for text, vector in zip(keys, vectors):
             key = text_key(namespace, text)
             vector = vector.copy()
@@ -138,6 +145,23 @@ class EmbeddingCache:
 
     def __repr__(self):
         return f"EmbeddingCache(directory={self.directory!r})"
+
+
+def _check_keys(namespace, keys):
+    """``keys`` as a list of str; a lone string (which would be read as its characters) is refused."""
+    if not isinstance(namespace, str):
+        raise TypeError(f"namespace must be a str; got {type(namespace).__name__}.")
+    if isinstance(keys, (str, bytes)) or not np.iterable(keys):
+        raise TypeError(
+            f"keys must be a sequence of str (one per entry); got {type(keys).__name__}. "
+            "Wrap a single text in a list: keys=[text]."
+        )
+    keys = list(keys)
+    for i, key in enumerate(keys):
+        if not isinstance(key, str):
+            raise TypeError(f"keys must be a sequence of str; keys[{i}] is a "
+                            f"{type(key).__name__}.")
+    return keys
 
 
 def _checksum(key, payload):
