@@ -198,8 +198,7 @@ def bench_prediction(net, loop, X_items, device, batch_sizes=(128, 4096), repeat
     rows = []
     X_t = torch.from_numpy(X_items)
     for batch_size in batch_sizes:
-        # skorch 1.4's set_params raises for iterator_* keys on a fitted net; set it directly.
-        setattr(net, "iterator_valid__batch_size", batch_size)
+        net.set_params(predict_batch_size=batch_size)
         skorch_s = min(_time(lambda: net.decision_function(X_items), device)
                        for _ in range(repeat))
         plain_s = min(_time(lambda: loop.predict(X_t, batch_size), device)

@@ -198,10 +198,11 @@ def test_prediction_is_batched(fitted_bt, testbed):
     rows = []
     hook = fitted_bt.module_.register_forward_hook(lambda m, args, out: rows.append(len(args[0])))
     try:
-        reward = fitted_bt.predict(testbed.X_test[:300])
+        reward = fitted_bt.set_params(predict_batch_size=128).predict(testbed.X_test[:300])
     finally:
         hook.remove()
-    assert rows == [128, 128, 44]  # batch_size items at a time
+        fitted_bt.set_params(predict_batch_size=4096)
+    assert rows == [128, 128, 44]  # predict_batch_size items at a time
     np.testing.assert_allclose(fitted_bt.predict(testbed.X_test[:7]), reward[:7], rtol=1e-5)
 
 

@@ -66,8 +66,9 @@ class BTRegressor(RewardModelMixin, RegressorMixin, RewardNet):
         Loss of ``(r(a) - r(b) - signed margin, y)``; ``None`` picks
         ``BCEWithLogitsLoss`` (logistic) or the probit link's cross-entropy.
     batch_size : int, default=128
-        Comparisons per step (each gives two items to the module); also the
-        prediction batch unless ``iterator_valid__batch_size`` is set.
+        Comparisons per step (each gives two items to the module), and per
+        batch of the validation loss unless ``iterator_valid__batch_size``
+        is set. Prediction batches: ``predict_batch_size``.
     {net_parameters}
 
     Attributes

@@ -11,6 +11,13 @@ entries below, as skorch does for its family of nets.
 import inspect
 
 NET_PARAMETERS = """\
+predict_batch_size : int, default=4096
+    Items per module call in ``decision_function``, ``predict`` and
+    ``predict_proba``. Each batch is made float32 on its own, so prediction
+    needs memory for one batch rather than a float32 copy of ``X``; larger
+    batches are faster until the batch outgrows the CPU caches (measured in
+    :ref:`scaling`). Rewards do not depend on it (up to float32 rounding),
+    and ``set_params(predict_batch_size=...)`` works on a fitted model.
 optimizer : torch optimizer class, default=torch.optim.Adam
     Optimizer; its settings as ``optimizer__weight_decay=...``.
 lr : float, default=1e-3

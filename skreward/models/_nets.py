@@ -37,6 +37,7 @@ NET_PARAMETER_CONSTRAINTS = {
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left"),
                    Options(Integral, {-1})],
+    "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
     "center_rewards_coef": [Interval(Real, 0, None, closed="left")],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
     "patience": [Interval(Integral, 1, None, closed="left"), None],
@@ -45,11 +46,17 @@ NET_PARAMETER_CONSTRAINTS = {
 }
 
 
-def float32_input(original, checked):
-    """The validated items as float32: ``original`` itself when it already is, saving a copy."""
-    if isinstance(original, np.ndarray) and original.dtype == np.float32 and original.ndim == 2:
-        return original
-    return checked
+class _PredictionRows(ArrayDataset):
+    """Rows to score, as given: a batch is made float32 (a view if it already is) when fetched."""
+
+    def __init__(self, X):
+        super().__init__(X, None)
+
+    def __getitem__(self, index):
+        rows = np.ascontiguousarray(self.X[index], dtype=np.float32)
+        if not rows.flags.writeable:  # e.g. a read-only memmap: torch wants writable memory
+            rows = rows.copy()
+        return torch.from_numpy(rows), None
 
 
 def _takes_n_features(module):
@@ -126,13 +133,14 @@ class RewardNet(NeuralNet):
     _parameter_constraints = NET_PARAMETER_CONSTRAINTS
 
     def __init__(self, module=RewardMLP, *, criterion=None, optimizer=torch.optim.Adam, lr=1e-3,
-                 max_epochs=50, batch_size=128, validation_fraction=0.1, patience=5,
-                 center_rewards_coef=0.0, train_split=None, random_state=None, device="cpu",
-                 callbacks=None, warm_start=False, verbose=0, **kwargs):
+                 max_epochs=50, batch_size=128, predict_batch_size=4096, validation_fraction=0.1,
+                 patience=5, center_rewards_coef=0.0, train_split=None, random_state=None,
+                 device="cpu", callbacks=None, warm_start=False, verbose=0, **kwargs):
         super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
                          max_epochs=max_epochs, batch_size=batch_size, train_split=train_split,
                          callbacks=callbacks, warm_start=warm_start, verbose=verbose,
                          device=device, **kwargs)
+        self.predict_batch_size = predict_batch_size
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.center_rewards_coef = center_rewards_coef
@@ -293,11 +301,12 @@ class RewardNet(NeuralNet):
         ``collate_fn`` gets skorch's default behaviour.
         """
         name = "iterator_train" if training else "iterator_valid"
-        kwargs = self.get_params_for(name)
-        if (getattr(self, name) is not DataLoader or not gathers_batches(dataset)
-                or kwargs.keys() & {"sampler", "batch_sampler", "collate_fn"}):
+        if self._custom_iterator(name) or not gathers_batches(dataset):
             return super().get_iterator(dataset, training=training)
+        kwargs = self.get_params_for(name)
         batch_size = kwargs.pop("batch_size", self.batch_size)
+        if isinstance(dataset, _PredictionRows):  # forward_iter's rows: prediction batches
+            batch_size = self._predict_batch_size()
         if batch_size == -1:
             batch_size = len(dataset)
         generator = kwargs.pop("generator", None)
@@ -403,6 +412,48 @@ class RewardNet(NeuralNet):
 
     # -- prediction ---------------------------------------------------------------
 
+    def set_params(self, **params):
+        """skorch's, but ``iterator_*__*`` / ``dataset__*`` also work on a fitted net.
+
+        skorch refuses them on an initialised net; they change nothing
+        trained, so they are set without re-initialising anything.
+        """
+        passive = {key: params.pop(key) for key in list(params)
+                   if key.startswith(("iterator_train__", "iterator_valid__", "dataset__"))}
+        if params or not passive:
+            super().set_params(**params)
+        for key, value in passive.items():
+            setattr(self, key, value)
+            self._params_to_validate.add(key)
+        return self
+
+    def _custom_iterator(self, name):
+        return getattr(self, name) is not DataLoader or bool(
+            self.get_params_for(name).keys() & {"sampler", "batch_sampler", "collate_fn"})
+
+    def _predict_batch_size(self):
+        if not hasattr(self, "predict_batch_size"):  # pickled before it existed: as it was
+            return self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
+        size = self.predict_batch_size
+        validate_parameter_constraints(
+            {"predict_batch_size": NET_PARAMETER_CONSTRAINTS["predict_batch_size"]},
+            {"predict_batch_size": size}, caller_name=type(self).__name__)
+        return size
+
+    def forward_iter(self, X, training=False, device="cpu"):
+        """Module outputs of an array in batches of ``predict_batch_size``, each made float32.
+
+        ``X`` is not converted whole: memory for one batch, not a float32
+        copy. A torch ``Dataset``, a custom ``dataset`` or ``iterator_valid``,
+        or ``training=True`` get skorch's behaviour and batch size.
+        """
+        if (training or not isinstance(X, np.ndarray) or self.dataset is not SkorchDataset
+                or self._custom_iterator("iterator_valid")):
+            yield from super().forward_iter(X, training=training, device=device)
+            return
+        for batch in self.get_iterator(_PredictionRows(X), training=False):
+            yield to_device(self.evaluation_step(batch, training=False), device=device)
+
     def decision_function(self, X):
         """Reward of every item: the scoring network's output.
 
@@ -414,10 +465,10 @@ class RewardNet(NeuralNet):
         Returns
         -------
         reward : ndarray of shape (n_items,)
-            Computed a batch at a time.
+            Computed ``predict_batch_size`` items at a time, each batch
+            converted to float32 on its own (``X`` is not copied whole).
         """
         check_is_fitted(self, "n_features_in_")
-        checked = check_items(X, n_features=self.n_features_in_, estimator=self)
-        outputs = [to_numpy(out) for out in
-                   self.forward_iter(float32_input(X, checked), training=False)]
+        X = check_items(X, n_features=self.n_features_in_, estimator=self)
+        outputs = [to_numpy(out) for out in self.forward_iter(X, training=False)]
         return np.concatenate(outputs).astype(np.float64, copy=False)
