@@ -47,17 +47,25 @@ class SimulatedComparisons:
     y : ndarray of shape (n_pairs,)
         1 where the annotator preferred the first item, else 0.
     error_rate : float
-        Fraction of comparisons (with unequal golden rewards) whose label
-        contradicts the golden reward: the realised annotation error rate.
+        The realised annotation error rate: the fraction of comparisons
+        whose label contradicts the golden reward, where a comparison of
+        tied golden rewards counts one half (its label is a fair coin flip,
+        neither right nor wrong). It is ``1 - order_consistency_score`` of
+        the labels against the golden rewards, the library's convention for
+        ties; among untied comparisons only, the error rate is
+        ``(error_rate - tie_rate / 2) / (1 - tie_rate)``.
     mean_abs_delta : float
         Mean ``|r(first) - r(second)|`` of the golden reward over the
         comparisons (the x-axis of the paper's Figure 6).
+    tie_rate : float
+        Fraction of comparisons whose two items have equal golden rewards.
     """
 
     pairs: np.ndarray
     y: np.ndarray
     error_rate: float
     mean_abs_delta: float
+    tie_rate: float = 0.0
 
     def take(self, X):
         """The comparisons as an array of the items ``X``.
@@ -86,6 +94,9 @@ def simulate_comparisons(golden, groups=None, *, n_pairs, pairing="same_prompt",
     The annotator prefers the item of higher golden reward with probability
     ``link(beta * |r_a - r_b| / scale)``: ``beta`` is the annotation quality
     (0: coin flips, large: nearly always right), as in Sun, Shen & Ton (2025).
+    Items of equal golden reward get a fair coin flip, whatever ``beta``, so
+    that neither position is favoured on data with many ties (e.g. integer
+    grades).
 
     Parameters
     ----------
@@ -117,8 +128,9 @@ def simulate_comparisons(golden, groups=None, *, n_pairs, pairing="same_prompt",
     Returns
     -------
     comparisons : SimulatedComparisons
-        ``pairs``, labels ``y``, ``error_rate`` and ``mean_abs_delta``;
-        ``comparisons.take(X)`` gives the comparison array.
+        ``pairs``, labels ``y``, ``error_rate`` (ties count one half),
+        ``mean_abs_delta`` and ``tie_rate``; ``comparisons.take(X)`` gives
+        the comparison array.
 
     Examples
     --------
@@ -146,13 +158,15 @@ def simulate_comparisons(golden, groups=None, *, n_pairs, pairing="same_prompt",
     with np.errstate(invalid="ignore"):
         p_correct = np.where(delta == 0, 0.5, LINKS[link](beta * np.abs(delta) / scale))
     correct = rng.random(len(delta)) < p_correct
-    y = np.where(correct, delta > 0, delta < 0).astype(np.int64)
-    decided = delta != 0
+    tied = delta == 0  # p_correct is 0.5 there: ``correct`` is a fair coin, read as the label
+    y = np.where(tied, correct, np.where(correct, delta > 0, delta < 0)).astype(np.int64)
     return SimulatedComparisons(
         pairs=np.column_stack([first, second]),
         y=y,
-        error_rate=float(np.mean(~correct[decided])) if decided.any() else 0.0,
+        # 1 - order consistency of the labels with the golden order; a tie counts one half
+        error_rate=float(np.mean(np.where(tied, 0.5, ~correct))),
         mean_abs_delta=float(np.mean(np.abs(delta))),
+        tie_rate=float(np.mean(tied)),
     )
 
 
@@ -209,7 +223,11 @@ class SimulatedAnnotator(MetaEstimatorMixin, BaseEstimator):
     comparisons_ : SimulatedComparisons
         The simulated comparisons (item indices into the training fold and labels).
     annotation_error_rate_ : float
-        Realised fraction of labels that contradict the golden reward.
+        Realised fraction of labels that contradict the golden reward (a
+        pair of tied golden rewards counts one half).
+    annotation_tie_rate_ : float
+        Fraction of the simulated pairs with tied golden rewards (labelled
+        by a fair coin).
     mean_abs_delta_ : float
         Mean golden reward difference of the annotated pairs.
     n_features_in_ : int
@@ -288,6 +306,7 @@ class SimulatedAnnotator(MetaEstimatorMixin, BaseEstimator):
             link=self.link, scale=self.scale, replace=self.replace,
             random_state=self.random_state)
         self.annotation_error_rate_ = self.comparisons_.error_rate
+        self.annotation_tie_rate_ = self.comparisons_.tie_rate
         self.mean_abs_delta_ = self.comparisons_.mean_abs_delta
         pairs = self.comparisons_.pairs
         fit_params = {key: _per_comparison(key, value, pairs, len(X))

@@ -153,7 +153,7 @@ def check_rewards(values, n_items, *, input_name):
     return values
 
 
-def check_texts(X, *, needs_prompt=True):
+def check_texts(X, *, needs_prompt=True, allow_empty=False):
     """Return ``("items" | "triples", {column: list of str})`` of a table of texts.
 
     The input of the text front ends: a DataFrame or dict of lists with
@@ -163,6 +163,9 @@ def check_texts(X, *, needs_prompt=True):
     refused. Every text must be a
     non-empty string; anything else is a ValueError naming the column and
     row. ``needs_prompt=False`` neither requires nor checks the prompt column.
+    ``allow_empty=True`` accepts empty or whitespace-only responses (the
+    ``response``, ``chosen`` and ``rejected`` columns; prompts must still hold
+    text), the ``allow_empty`` option of the text front ends.
     """
     try:
         import pandas as pd
@@ -218,9 +221,12 @@ def check_texts(X, *, needs_prompt=True):
                     f"a non-string value ({type(value).__name__})"
                 raise ValueError(f"X[{name!r}] has {what} at row {i}; every {name} must "
                                  "be a non-empty string (drop or fill those rows).")
-            if not value.strip():
-                raise ValueError(f"X[{name!r}] has an empty string at row {i}; every "
-                                 f"{name} must be a non-empty string (drop or fill those rows).")
+            if not value.strip() and not (allow_empty and name != "prompt"):
+                hint = "" if name == "prompt" else \
+                    ", or pass allow_empty=True to embed empty responses as they are"
+                raise ValueError(f"X[{name!r}] has an empty string at row {i} (empty or "
+                                 f"whitespace only); every {name} must be a non-empty string "
+                                 f"(drop or fill those rows{hint}).")
     return kind, columns
 
 

@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import warnings
 import zlib
 from pathlib import Path
 
@@ -88,8 +89,11 @@ def load_hh_rlhf(path, *, drop_empty=True):
         A file in the HH-RLHF format, e.g. ``harmless-base/test.jsonl.gz``
         of https://github.com/anthropics/hh-rlhf (gzip or plain text).
     drop_empty : bool, default=True
-        Drop comparisons where either final turn is empty (a handful in
-        HH-RLHF), which no text embedder can read; ``False`` keeps them.
+        Drop comparisons where either final turn is empty or whitespace-only
+        (a handful in HH-RLHF), which the text front ends refuse by default.
+        A dropped comparison is counted in ``data.attrs["n_dropped_empty"]``
+        and announced by a ``UserWarning``. ``False`` keeps them (embed them
+        with ``SentenceEmbedder(allow_empty=True)``).
 
     Returns
     -------
@@ -100,7 +104,8 @@ def load_hh_rlhf(path, *, drop_empty=True):
         ``dialogue`` (the line number, from 0), by which cross-validation
         should group. In the rare pairs whose dialogues part before their
         final turn, the context is their common start up to an assistant
-        turn and the responses are the rest.
+        turn and the responses are the rest. ``data.attrs["n_dropped_empty"]``:
+        the comparisons dropped by ``drop_empty`` (0 when kept).
 
     Examples
     --------
@@ -132,10 +137,9 @@ def load_hh_rlhf(path, *, drop_empty=True):
                 "dialogues share no context ending at an '\\n\\nAssistant:' turn.")
         rows.append((*split, number))
     data = pd.DataFrame(rows, columns=["prompt", "chosen", "rejected", "dialogue"])
-    if drop_empty:
-        empty = (data["chosen"] == "") | (data["rejected"] == "")
-        data = data[~empty].reset_index(drop=True)
-    return data
+    empty = (data["chosen"].str.strip() == "") | (data["rejected"].str.strip() == "")
+    return _drop_empty(data, empty if drop_empty else None, "load_hh_rlhf", "comparisons",
+                       "whose chosen or rejected answer is empty")
 
 
 def load_scored_responses(path, *, group="question_id", prompt="prompt", response="response",
@@ -155,15 +159,20 @@ def load_scored_responses(path, *, group="question_id", prompt="prompt", respons
         The fields holding the prompt id, the prompt text, the response text
         and the score.
     drop_empty : bool, default=True
-        Drop responses that are empty strings (a few in arena-bench), which
-        no text embedder can read.
+        Drop responses that are empty or whitespace-only (a few in
+        arena-bench), which the text front ends refuse by default. The count
+        is kept in ``data.attrs["n_dropped_empty"]`` and announced by a
+        ``UserWarning``. ``False`` keeps every candidate, as Best-of-N on the
+        full candidate sets needs (embed them with
+        ``SentenceEmbedder(allow_empty=True)``).
 
     Returns
     -------
     data : pandas.DataFrame
         One row per response: ``group`` (prompt id), ``prompt``, ``response``,
         ``score`` (float), then any other fields of the file (e.g. ``model``),
-        in the file's order.
+        in the file's order. ``data.attrs["n_dropped_empty"]``: the responses
+        dropped by ``drop_empty`` (0 when kept).
 
     Examples
     --------
@@ -213,6 +222,19 @@ def load_scored_responses(path, *, group="question_id", prompt="prompt", respons
         raise ValueError(f"path: field {score!r} must hold a finite number in every record "
                          f"(the golden reward); record {first} holds "
                          f"{records[first][score]!r}.")
-    if drop_empty:
-        data = data[data["response"].str.strip() != ""].reset_index(drop=True)
+    empty = data["response"].str.strip() == ""
+    return _drop_empty(data, empty if drop_empty else None, "load_scored_responses",
+                       "responses", "that are empty")
+
+
+def _drop_empty(data, empty, loader, rows, why):
+    """``data`` less the rows of ``empty`` (None: keep all), their count in ``attrs``, a warning."""
+    n_dropped = 0 if empty is None else int(empty.sum())
+    if n_dropped:
+        data = data[~empty.to_numpy()].reset_index(drop=True)
+        warnings.warn(f"{loader} dropped {n_dropped} {rows} {why} (or whitespace only) "
+                      "(drop_empty=True); pass drop_empty=False to keep them, and "
+                      "allow_empty=True to the text front end to embed them.", UserWarning,
+                      stacklevel=3)
+    data.attrs["n_dropped_empty"] = n_dropped
     return data

@@ -69,6 +69,13 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         once: a directory (on disk, shared by runs and processes) or an
         :class:`~skreward.EmbeddingCache`. ``None``: no cache across calls
         (within one call each distinct text is still embedded once).
+    allow_empty : bool, default=False
+        Whether responses (``response``, ``chosen``, ``rejected``) may be
+        empty or whitespace-only strings. ``False`` refuses them with an
+        error naming the row, since they are most often a mistake in the
+        data; ``True`` embeds them as they are (the model reads only its
+        special tokens), so that every candidate of a Best-of-N set keeps a
+        row. Prompts must hold text either way.
 
     Attributes
     ----------
@@ -104,11 +111,12 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         "long_text": [StrOptions({"truncate", "mean"})],
         "show_progress_bar": ["boolean"],
         "cache": [str, os.PathLike, EmbeddingCache, None],
+        "allow_empty": ["boolean"],
     }
 
     def __init__(self, model=None, *, combine="concat", batch_size=32, device=None,
                  normalize=True, max_seq_length=None, long_text="truncate",
-                 show_progress_bar=False, cache=None):
+                 show_progress_bar=False, cache=None, allow_empty=False):
         self.model = model
         self.combine = combine
         self.batch_size = batch_size
@@ -118,6 +126,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         self.long_text = long_text
         self.show_progress_bar = show_progress_bar
         self.cache = cache
+        self.allow_empty = allow_empty
 
     def fit(self, X, y=None):
         """Check the input; nothing is learned.
@@ -135,7 +144,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         self : SentenceEmbedder
         """
         self._validate_params()
-        check_texts(X, needs_prompt=self.combine != "response")
+        check_texts(X, needs_prompt=self.combine != "response", allow_empty=self.allow_empty)
         return self
 
     def transform(self, X):
@@ -147,7 +156,8 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
             Items: columns ``prompt`` and ``response``, one row per
             (prompt, response). Triples: columns ``prompt``, ``chosen``
             and ``rejected``, one row per comparison. Other columns are
-            ignored. Every text must be a non-empty string.
+            ignored. Every text must be a non-empty string, except responses
+            with ``allow_empty=True``.
 
         Returns
         -------
@@ -156,7 +166,8 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
             reward model fits them with ``y=None``). float32.
         """
         self._validate_params()
-        kind, columns = check_texts(X, needs_prompt=self.combine != "response")
+        kind, columns = check_texts(X, needs_prompt=self.combine != "response",
+                                    allow_empty=self.allow_empty)
         if kind == "items":
             return self._embed_items(columns.get("prompt"), columns["response"])
         n = len(columns["chosen"])
@@ -248,7 +259,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         out = np.empty((len(counts), vectors.shape[1]), dtype=np.float32)
         start = 0
         for row, (n, i) in enumerate(zip(counts, chunk)):
-            weights = np.array([len(w) for w in texts[i]], dtype=np.float64)
+            weights = np.array([max(len(w), 1) for w in texts[i]], dtype=np.float64)
             out[row] = weights @ vectors[start:start + n] / weights.sum()
             start += n
         if self.normalize:

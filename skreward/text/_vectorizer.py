@@ -50,6 +50,11 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         random_state=0)`` (fewer when fitted on fewer than 256 responses:
         one per response). Sparse output is made dense, since reward models
         take dense arrays: reduce wide vocabularies first.
+    allow_empty : bool, default=False
+        Whether responses may be empty or whitespace-only strings. ``False``
+        refuses them with an error naming the row; ``True`` vectorizes them
+        as they are (with TF-IDF, a row of zeros), so that every candidate
+        of a Best-of-N set keeps a row.
 
     Attributes
     ----------
@@ -76,10 +81,12 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
     (1, 11)
     """
 
-    _parameter_constraints = {"vectorizer": [HasMethods(["fit", "transform"]), None]}
+    _parameter_constraints = {"vectorizer": [HasMethods(["fit", "transform"]), None],
+                              "allow_empty": ["boolean"]}
 
-    def __init__(self, vectorizer=None):
+    def __init__(self, vectorizer=None, *, allow_empty=False):
         self.vectorizer = vectorizer
+        self.allow_empty = allow_empty
 
     def fit(self, X, y=None):
         """Fit the vectorizer on the responses of ``X``.
@@ -99,7 +106,7 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         self._validate_params()
         self.vectorizer_ = clone(self.vectorizer) if self.vectorizer is not None \
             else default_vectorizer()
-        self.vectorizer_.fit(_responses(X))
+        self.vectorizer_.fit(_responses(X, self.allow_empty))
         self.n_features_out_ = self._vectorize(["x"]).shape[1]  # any vectorizer's width
         return self
 
@@ -109,7 +116,8 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : DataFrame or dict of lists
-            As in :meth:`fit`; every response must be a non-empty string.
+            As in :meth:`fit`; every response must be a non-empty string
+            unless ``allow_empty=True``.
 
         Returns
         -------
@@ -117,7 +125,7 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
             Items, or comparisons with the chosen response first. float32.
         """
         check_is_fitted(self)
-        kind, columns = check_texts(X, needs_prompt=False)
+        kind, columns = check_texts(X, needs_prompt=False, allow_empty=self.allow_empty)
         if kind == "items":
             return self._vectorize(columns["response"])
         both = self._vectorize(columns["chosen"] + columns["rejected"])
@@ -138,9 +146,9 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         return tags
 
 
-def _responses(X):
+def _responses(X, allow_empty):
     """All responses of items or triples (chosen, then rejected), checked."""
-    kind, columns = check_texts(X, needs_prompt=False)
+    kind, columns = check_texts(X, needs_prompt=False, allow_empty=allow_empty)
     if kind == "items":
         return columns["response"]
     return columns["chosen"] + columns["rejected"]
