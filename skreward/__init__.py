@@ -2,8 +2,8 @@
 
 from ._simulation import SimulatedAnnotator, SimulatedComparisons, simulate_comparisons
 from .metrics import BestOfNScorer
-from .models import (BTRegressor, OrderConsistentClassifier, PairwiseTransformer, RewardMLP,
-                     RewardMLPClassifier)
+from .models import (BTRegressor, LengthControlledReward, OrderConsistentClassifier,
+                     PairwiseTransformer, RewardMLP, RewardMLPClassifier)
 from .text import EmbeddingCache, SentenceEmbedder, TextVectorizer
 
 __version__ = "0.1.0"
@@ -12,6 +12,7 @@ __all__ = [
     "BTRegressor",
     "BestOfNScorer",
     "EmbeddingCache",
+    "LengthControlledReward",
     "OrderConsistentClassifier",
     "PairwiseTransformer",
     "RewardMLP",

@@ -3,6 +3,8 @@
 * :class:`BTRegressor` - the Bradley-Terry model on a scoring network (BT-MLP);
 * :class:`OrderConsistentClassifier` - any binary classifier's logit as the
   reward (CLF-LGB, CLF-MLP with :class:`RewardMLPClassifier`);
+* :class:`LengthControlledReward` - a reward model's reward with its log-length
+  part removed;
 * :class:`PairwiseTransformer` - comparisons as rows for ordinary estimators;
 * :class:`RewardMLP` - the scoring network the neural models share.
 
@@ -11,12 +13,14 @@ Every name is also importable from :mod:`skreward`.
 
 from ._bt import BTRegressor
 from ._classification import OrderConsistentClassifier
+from ._length_control import LengthControlledReward
 from ._mlp_classifier import RewardMLPClassifier
 from ._modules import RewardMLP
 from ._pairwise import PairwiseTransformer
 
 __all__ = [
     "BTRegressor",
+    "LengthControlledReward",
     "OrderConsistentClassifier",
     "PairwiseTransformer",
     "RewardMLP",
