@@ -1,10 +1,13 @@
 import csv
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -43,18 +46,78 @@ def test_tiny_grid_writes_results_report_and_figures(tmp_path, monkeypatch):
     assert "Cross-prompt ahead of same-prompt" in report
 
 
-def test_rerun_skips_finished_cells_and_recovers_a_cut_line(tmp_path):
+def _verified_lines(folder):
+    """The data lines of results.csv, each checked against its CRC-32 (independently of skreward)."""
+    text = (Path(folder) / "results.csv").read_text()
+    assert text.endswith("\n")
+    lines = text.splitlines()
+    assert lines[0].endswith(",crc")
+    for line in lines[1:]:
+        body, checksum = line.rsplit(",", 1)
+        assert checksum == f"{zlib.crc32(body.encode()):08x}", line
+    return lines[1:]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    run_experiments(TINY, output=folder, progress=False)
+    return folder
+
+
+def _cut_inside_the_checksum(line):
+    return line[:-3]
+
+
+def _cut_after_the_last_comma(line):
+    return line[:line.rindex(",") + 1]
+
+
+def _cut_inside_the_last_number(line):
+    return line[:line.rindex(",") - 3]
+
+
+def _cut_after_the_last_comma_of_the_data(line):
+    return line[:line[:line.rindex(",")].rindex(",") + 1]
+
+
+def _cut_mid_row(line):
+    return line[:len(line) // 2]
+
+
+@pytest.mark.parametrize("cut", [_cut_inside_the_checksum, _cut_after_the_last_comma,
+                                 _cut_inside_the_last_number,
+                                 _cut_after_the_last_comma_of_the_data, _cut_mid_row])
+def test_resume_drops_a_cut_last_row_recomputes_it_and_leaves_the_file_clean(tiny_run, tmp_path,
+                                                                            cut):
+    import shutil
+
+    for name in ("results.csv", "manifest.json"):
+        shutil.copy(tiny_run / name, tmp_path / name)
+    lines = _verified_lines(tmp_path)
+    header = (tmp_path / "results.csv").read_text().splitlines()[0]
+    # as a killed run leaves it: the last cell's line cut, no newline after it
+    (tmp_path / "results.csv").write_text("\n".join([header, *lines[:-1], cut(lines[-1])]))
+    rows = run_experiments(TINY, output=tmp_path, progress=False)
+    after = _verified_lines(tmp_path)
+    assert len(rows) == len(after) == 18
+    assert after[:-1] == lines[:-1]  # the finished rows are kept as they were
+    column = header.split(",").index("improvement")
+    assert after[-1].split(",")[:column + 1] == lines[-1].split(",")[:column + 1]
+
+
+def test_resume_drops_a_damaged_row_in_the_middle(tiny_run, tmp_path):
+    import shutil
+
+    for name in ("results.csv", "manifest.json"):
+        shutil.copy(tiny_run / name, tmp_path / name)
+    text = (tmp_path / "results.csv").read_text().splitlines(keepends=True)
+    damaged = text[5].replace("0.", "9.", 1)
+    (tmp_path / "results.csv").write_text("".join(text[:5] + [damaged] + text[6:]))
     run_experiments(TINY, output=tmp_path, progress=False)
-    path = tmp_path / "results.csv"
-    lines = path.read_text().splitlines(keepends=True)
-    path.write_text("".join(lines[:-3]) + lines[-3][:25])  # last two cells lost, one cut
-    run_experiments(TINY, output=tmp_path, progress=False)
-    rows = _rows(tmp_path)
-    complete = [r for r in rows if None not in r.values()]
-    assert len(complete) == 18
-    assert len({(r["model"], r["beta"], r["n_pairs"], r["pairing"]) for r in complete}) == 18
-    assert [r["improvement"] for r in complete[:15]] == \
-        [line.split(",")[list(rows[0]).index("improvement")] for line in lines[1:16]]
+    after = _verified_lines(tmp_path)
+    assert len(after) == 18 and damaged.rstrip("\n") not in after
+    assert after[:-1] == [line.rstrip("\n") for line in text[1:5] + text[6:]]
 
 
 # `skreward run` whose results writer stops the process after the first cell is on disk,
@@ -75,6 +138,53 @@ sys.exit(_cli.main(sys.argv[1:]))
 """
 
 
+def _proc_stat(pid):
+    """(state, parent id, start time) of a process from /proc, or None once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return fields[0], int(fields[1]), fields[19]
+
+
+def _descendants(pid):
+    """{(pid, start time)} of every process below ``pid``, read from /proc."""
+    stats = {int(p): _proc_stat(p) for p in os.listdir("/proc") if p.isdigit()}
+    found, parents = set(), {pid}
+    while parents:
+        children = {(p, s[2]) for p, s in stats.items() if s and s[1] in parents}
+        parents = {p for p, _ in children} - {p for p, _ in found}
+        found |= children
+    return found
+
+
+def _marked(marker):
+    """{(pid, start time)} of the processes whose environment holds ``marker``."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:  # gone, or another user's
+            continue
+        if marker + b"\0" in environ and (stat := _proc_stat(pid)):
+            found.add((int(pid), stat[2]))
+    return found
+
+
+def _survivors(processes, wait=30.0):
+    """The processes still running (not gone, not a zombie, not a reused id) after ``wait`` s."""
+    deadline = time.monotonic() + wait
+    while True:
+        alive = {(p, start) for p, start in processes
+                 if (stat := _proc_stat(p)) and stat[0] != "Z" and stat[2] == start}
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="reads the killed process's children from /proc (Linux only)")
 def test_killed_command_resumes_without_losing_or_repeating_cells(tmp_path):
     grid = dict(TINY, grid=[{"model": ["CLF-LGB"], "beta": [0.3, 1.0, 3.0, 10.0],
                              "n_pairs": [1500], "pairing": ["same_prompt", "cross_prompt"],
@@ -84,12 +194,13 @@ def test_killed_command_resumes_without_losing_or_repeating_cells(tmp_path):
     arguments = ["run", str(grid_file), "--output", str(tmp_path), "--no-progress"]
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
     process = subprocess.Popen([sys.executable, "-c", STOP_AFTER_FIRST_CELL, *arguments,
-                                "--n-jobs", "1"], env=env, stdout=subprocess.PIPE, text=True)
+                                "--n-jobs", "2"], env=env, stdout=subprocess.PIPE, text=True)
     watchdog = threading.Timer(120, process.kill)  # a hung run fails the test, never blocks it
     watchdog.start()
     try:
         signal_line = process.stdout.readline()
         before = _rows(tmp_path)  # read while the process is alive and blocked
+        children = _descendants(process.pid)  # joblib's workers and resource trackers
         process.send_signal(signal.SIGKILL)
         assert process.wait() == -signal.SIGKILL
     finally:
@@ -97,10 +208,18 @@ def test_killed_command_resumes_without_losing_or_repeating_cells(tmp_path):
         process.stdout.close()
     assert signal_line == "first cell written\n"
     assert len(before) == 1 and before[0]["model"] == "CLF-LGB"
+    assert len(children) >= 2
+    survivors = _survivors(children)
+    for pid, _ in survivors:  # leave nothing behind, then fail
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"children of the killed run still alive: {sorted(survivors)}"
 
-    done = subprocess.run([sys.executable, "-m", "skreward", *arguments], env=env,
+    marker = f"SKREWARD_TEST_RUN={tmp_path}".encode()  # inherited by every child of the run
+    done = subprocess.run([sys.executable, "-m", "skreward", *arguments],
+                          env=dict(env, SKREWARD_TEST_RUN=str(tmp_path)),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    assert not _survivors(_marked(marker), wait=10)  # nor after a run that ends normally
     after = _rows(tmp_path)
     assert len(after) == 8 and after[0] == before[0]
     assert len({(r["beta"], r["pairing"]) for r in after}) == 8
@@ -217,3 +336,219 @@ def test_unknown_data_file_type_is_rejected(tmp_path):
     (tmp_path / "items.txt").write_text("1 2 3")
     with pytest.raises(ValueError, match="data must be a .npz, .parquet or scored-responses"):
         run_experiments("quick", data=tmp_path / "items.txt", output=tmp_path)
+
+
+ONE_CELL = {"dataset": {"n_prompts": 60, "n_test_prompts": 6, "n_candidates": 16},
+            "grid": {"model": ["BT-linear"], "beta": [10.0], "n_pairs": [300],
+                     "pairing": ["same_prompt"], "seed": [0]}}
+
+
+def test_the_results_folder_records_what_produced_it(tmp_path):
+    data = make_preference_testbed(n_prompts=60, n_test_prompts=6, n_candidates=16,
+                                   random_state=1)
+    np.savez(tmp_path / "items.npz", X=data.X, golden=data.golden, groups=data.groups)
+    run_experiments(ONE_CELL, output=tmp_path / "a", progress=False)
+    run_experiments(ONE_CELL, data=tmp_path / "items.npz", output=tmp_path / "b", progress=False)
+    testbed = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    user = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    import skreward
+
+    assert testbed["skreward_version"] == skreward.__version__
+    assert testbed["data"] == {"source": "synthetic testbed", "settings": {
+        "n_prompts": 60, "n_responses": 10, "n_test_prompts": 6, "n_candidates": 16,
+        "n_features": 64, "n_latent": 16, "response_spread": 0.5, "prompt_offset": 0.5,
+        "embedding_noise": 0.1, "random_state": 0}}
+    import hashlib
+
+    content = (tmp_path / "items.npz").read_bytes()
+    assert user["data"] == {"source": "file", "name": "items.npz", "size": len(content),
+                            "sha256": hashlib.sha256(content).hexdigest()}
+    assert testbed["grid"] == [ONE_CELL["grid"]] and testbed["n_eval"] == 64
+    # the report states its data and grid
+    report = write_report(tmp_path / "b").read_text()
+    assert f"- Data: `items.npz` ({len(content):,} bytes, SHA-256 `{user['data']['sha256']}`)" \
+        in report
+    assert json.dumps(ONE_CELL["grid"]) in report
+    assert "make_preference_testbed(n_prompts=60, n_responses=10, n_test_prompts=6" in \
+        write_report(tmp_path / "a").read_text()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"data": "items.npz"}, r"data: recorded \{\"source\": \"synthetic testbed\".*this run "
+                            r"\{\"source\": \"file\", \"name\": \"items.npz\""),
+    ({"grid": dict(ONE_CELL, dataset={"n_prompts": 80, "n_test_prompts": 6,
+                                      "n_candidates": 16})},
+     r"data: recorded .*\"n_prompts\": 60.*this run .*\"n_prompts\": 80"),
+    ({"grid": dict(ONE_CELL, n_eval=8)}, r"n_eval: recorded 64, this run 8"),
+    ({"grid": dict(ONE_CELL, mlp={"max_epochs": 5})}, r"mlp: recorded \{\}, this run "
+                                                      r"\{\"max_epochs\": 5\}"),
+])
+def test_a_run_on_other_inputs_into_the_same_folder_is_refused(tmp_path, change, message):
+    data = make_preference_testbed(n_prompts=60, n_test_prompts=6, n_candidates=16,
+                                   random_state=1)
+    np.savez(tmp_path / "items.npz", X=data.X, golden=data.golden, groups=data.groups)
+    first = run_experiments(ONE_CELL, output=tmp_path / "out", progress=False)
+    before = (tmp_path / "out" / "results.csv").read_text()
+    kwargs = {"grid": ONE_CELL, "data": None}
+    kwargs.update(change)
+    if kwargs["data"]:
+        kwargs["data"] = tmp_path / kwargs["data"]
+    with pytest.raises(ValueError, match="holds results of other inputs") as error:
+        run_experiments(kwargs["grid"], data=kwargs["data"], output=tmp_path / "out",
+                        progress=False)
+    assert error.match(message) and error.match("fresh=True")
+    assert (tmp_path / "out" / "results.csv").read_text() == before  # left as it was
+    # fresh=True starts afresh and keeps the earlier files in a subfolder
+    rows = run_experiments(kwargs["grid"], data=kwargs["data"], output=tmp_path / "out",
+                           progress=False, fresh=True)
+    kept = list((tmp_path / "out").glob("replaced-*"))
+    assert len(kept) == 1 and (kept[0] / "results.csv").read_text() == before
+    assert {"manifest.json", "results.csv"} <= {p.name for p in kept[0].iterdir()}
+    assert len(rows) == 1 and rows[0]["fit_seconds"] != first[0]["fit_seconds"]
+
+
+def test_more_cells_on_the_same_inputs_resume_and_are_recorded(tmp_path):
+    run_experiments(ONE_CELL, output=tmp_path, progress=False)
+    more = dict(ONE_CELL, grid=dict(ONE_CELL["grid"], seed=[0, 1]))
+    rows = run_experiments(more, output=tmp_path, progress=False)
+    assert [r["seed"] for r in rows] == ["0", "1"]
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["grid"] == [ONE_CELL["grid"], more["grid"]]
+
+
+def test_results_of_an_older_skreward_are_refused_but_still_reported(tmp_path):
+    run_experiments(ONE_CELL, output=tmp_path, progress=False)
+    lines = (tmp_path / "results.csv").read_text().splitlines()
+    (tmp_path / "results.csv").write_text("".join(line.rsplit(",", 1)[0] + "\n" for line in lines))
+    with pytest.raises(ValueError, match="has no row checksums .* fresh=True"):
+        run_experiments(ONE_CELL, output=tmp_path, progress=False)
+    (tmp_path / "manifest.json").unlink()
+    assert "Inputs not recorded" in write_report(tmp_path).read_text()
+    run_experiments(ONE_CELL, output=tmp_path / "new", progress=False)
+    (tmp_path / "new" / "manifest.json").unlink()
+    with pytest.raises(ValueError, match="has no manifest.json, so the inputs"):
+        run_experiments(ONE_CELL, output=tmp_path / "new", progress=False)
+
+
+def _cli(capsys, *arguments):
+    """Run the ``skreward`` command in this process: (exit status, stdout, stderr)."""
+    from skreward.experiments._cli import main
+
+    try:
+        status = main(list(arguments))
+    except SystemExit as exit:
+        status = exit.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_command_errors_are_one_line(tmp_path, capsys):
+    import re
+
+    import torch
+
+    grid = dict(ONE_CELL, dataset={"n_promts": 60})
+    (tmp_path / "grid.json").write_text(json.dumps(grid))
+    (tmp_path / "a-file").write_text("")
+    cases = [
+        (["run", str(tmp_path / "grid.json"), "--output", str(tmp_path / "out")],
+         r"grid: unknown 'dataset' keys \['n_promts'\]; make_preference_testbed takes"),
+        (["run", "quick", "--output", str(tmp_path / "a-file")],
+         "output must be a folder; '.*a-file' is a file"),
+        (["report", "--output", str(tmp_path / "a-file")],
+         "output must be a folder; '.*a-file' is a file"),
+    ]
+    if not torch.cuda.is_available():
+        cases.append((["run", "quick", "--device", "cuda", "--output", str(tmp_path / "out")],
+                      "device='cuda' was requested, but torch .* sees no CUDA GPU"))
+    for arguments, message in cases:
+        status, _, err = _cli(capsys, *arguments)
+        assert status == 2 and re.fullmatch(f"skreward: error: {message}.*\n", err), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_command_refuses_other_data_in_the_same_folder_and_starts_afresh(tmp_path, capsys):
+    (tmp_path / "grid.json").write_text(json.dumps(ONE_CELL))
+    data = make_preference_testbed(n_prompts=60, n_test_prompts=6, n_candidates=16,
+                                   random_state=1)
+    np.savez(tmp_path / "items.npz", X=data.X, golden=data.golden, groups=data.groups)
+    run = ["run", str(tmp_path / "grid.json"), "--output", str(tmp_path / "out"),
+           "--no-progress", "--n-jobs", "1"]
+    assert _cli(capsys, *run)[0] == 0
+    status, _, err = _cli(capsys, *run, "--data", str(tmp_path / "items.npz"))
+    assert status == 2
+    assert "holds results of other inputs (data: recorded {\"source\": \"synthetic testbed\"" \
+        in err and "--fresh" in err
+    status, _, err = _cli(capsys, *run, "--data", str(tmp_path / "items.npz"), "--fresh")
+    assert status == 0, err
+    assert "- Data: `items.npz`" in (tmp_path / "out" / "report.md").read_text()
+
+
+def _quick_like_frame():
+    """Results shaped like the quick preset's, with known values per condition."""
+    import pandas as pd
+
+    from skreward.experiments._grid import grid_cells
+
+    rng = np.random.default_rng(0)
+    base = {"same_prompt": 0.4, "cross_prompt": 0.5, "similar": 0.2, "diverse": 0.45}
+    rows = []
+    for cell in grid_cells(load_grid("quick")):
+        # the n_pairs sweep cells far below the rest: averaging them in would show
+        value = base[cell["pairing"]] - (0.3 if cell["n_pairs"] != 3000 else 0.0)
+        value += {0: -0.01, 1: 0.01}[cell["seed"]]
+        rows.append({**cell, "n_eval": 64, "annotation_error_rate": 0.1,
+                     "mean_abs_delta": rng.uniform(0.1, 0.7), "improvement": value,
+                     "oracle_fraction": 0.5, "golden": 0.1, "spearman": 0.3,
+                     "fit_seconds": 1.0, **{f"improvement@{n}": value for n in (2, 4, 8, 16, 32, 64)}})
+    return pd.DataFrame(rows)
+
+
+def test_findings_and_figures_compare_like_with_like(tmp_path):
+    from skreward.experiments import findings
+    from skreward.experiments._conditions import reference_condition
+    from skreward.experiments._results import append_result
+
+    frame = _quick_like_frame()
+    assert reference_condition(frame) == {"beta": 1.0, "n_pairs": 3000, "pairing": "same_prompt"}
+    lines = findings(frame)
+    assert any("Cross-prompt ahead of same-prompt: 0.500 vs 0.400 (n_pairs=3000" in line
+               for line in lines)
+    assert any("similar 0.200 vs diverse 0.450 (beta=1.0, n_pairs=3000" in line for line in lines)
+    assert any("500 pairs 0.100 -> 6000 pairs 0.100" in line for line in lines)
+    for row in frame.to_dict("records"):
+        append_result(tmp_path / "results.csv", row)
+    report = write_report(tmp_path).read_text()
+    fig1 = report.split("## Fig. 1")[1].split("## Fig. 2")[0]
+    assert "Held: beta=1.0, n_pairs=3000, pairing=same_prompt." in fig1
+    assert "| BT-MLP | 0.400 | 0.010 | 2 |" in fig1  # one condition, sem over its 2 seeds
+    fig5 = report.split("## Fig. 5")[1].split("## Fig. 6")[0]
+    assert "| 1.000 | 3000 | BT-MLP | 0.400 | 0.500 | 0.200 | 0.450 |" in fig5
+
+
+def test_figures_label_their_error_bars_and_their_tick_labels_do_not_overlap(tmp_path,
+                                                                            monkeypatch):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from skreward.experiments import _figures
+    from skreward.experiments._conditions import reference_condition
+
+    frame = _quick_like_frame()
+    saved = {}
+    save = _figures._save
+    monkeypatch.setattr(_figures, "_save", lambda fig, output, name, stats, held: saved.setdefault(
+        name, fig) and save(fig, output, name, stats, held))
+    for figure in _figures.FIGURES:
+        figure(frame, reference_condition(frame), tmp_path)
+    assert len(saved) == 7
+    for name, fig in saved.items():
+        assert any("error bars: standard error over the seeds of one condition" in text.get_text()
+                   for text in fig.texts), name
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        for ax in fig.axes:
+            labels = [label.get_window_extent(renderer) for label in
+                      ax.get_xticklabels(which="both") if label.get_visible() and label.get_text()]
+            for first, second in itertools.combinations(labels, 2):
+                assert not first.overlaps(second), (name, ax.get_xticklabels(which="both"))
+    ticks = [label.get_text() for label in saved["fig3_n_pairs.png"].axes[0].get_xticklabels()]
+    assert ticks == ["500", "1,000", "3,000", "6,000"]

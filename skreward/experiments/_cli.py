@@ -21,6 +21,13 @@ def main(argv=None):
     run.add_argument("--n-jobs", type=int, default=-1,
                      help="cells run at once (joblib; default -1: one per core, each with one "
                           "torch thread, which suits small networks best)")
+    run.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                     help="where BT-MLP and CLF-MLP train (default cpu; cuda needs a GPU)")
+    run.add_argument("--fresh", action="store_true",
+                     help="start afresh: move the earlier run's results, manifest, report and "
+                          "figures in the output folder into OUTPUT/replaced-<date>-<time>/ "
+                          "(without it, a folder whose results came from other data or "
+                          "settings is refused)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     report = commands.add_parser("report", help="write report.md and figures from results.csv")
     report.add_argument("--output", default="skreward-results", help="results folder")
@@ -32,9 +39,10 @@ def main(argv=None):
     try:
         if args.command == "run":
             run_experiments(args.grid, data=args.data, output=args.output, n_jobs=args.n_jobs,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, fresh=args.fresh,
+                            device=args.device)
         path = write_report(args.output)
-    except ValueError as error:
+    except (ValueError, OSError) as error:  # bad input or an unusable path: one line, no traceback
         parser.exit(2, f"skreward: error: {error}\n")
     print(f"report: {path}")
     print("\n".join(f"- {line}" for line in findings(results_frame(args.output))))

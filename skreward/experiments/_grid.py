@@ -1,5 +1,6 @@
 """Experiment grids: presets, user files, and the reward models they name."""
 
+import inspect
 import json
 import numbers
 from pathlib import Path
@@ -15,6 +16,9 @@ _VALUES = {"model": [StrOptions(set(MODELS))],
            "seed": [Interval(numbers.Integral, 0, 2**32 - 1, closed="both")],
            **{key: ANNOTATION_CONSTRAINTS[key] for key in ("beta", "n_pairs", "pairing", "link")}}
 _KEYS = set(_VALUES)
+# The entries of a grid file besides ``grid``.
+_ENTRIES = {"grid", "description", "dataset", "mlp", "n_eval"}
+DEFAULT_N_EVAL = 64
 
 # The paper's findings each need one factor to vary; a union of small grids
 # (one per figure) costs far less than their full product.
@@ -79,6 +83,17 @@ def load_grid(spec):
 def _check_grid(grid):
     if not isinstance(grid, dict) or "grid" not in grid:
         raise ValueError("grid must be a JSON object with a 'grid' entry (a dict or a list of dicts).")
+    unknown = set(grid) - _ENTRIES
+    if unknown:
+        raise ValueError(f"grid: unknown entries {sorted(unknown)}; a grid has 'grid' and may "
+                         f"have {sorted(_ENTRIES - {'grid'})}.")
+    testbed_settings(grid.get("dataset", {}))
+    n_eval = grid.get("n_eval", DEFAULT_N_EVAL)
+    if not isinstance(n_eval, numbers.Integral) or isinstance(n_eval, bool) or n_eval < 2:
+        raise ValueError(f"grid: 'n_eval' must be an int >= 2 (the N of Best-of-N); got {n_eval!r}.")
+    if not isinstance(grid.get("mlp", {}), dict):
+        raise ValueError(f"grid: 'mlp' must be an object of BTRegressor and RewardMLPClassifier "
+                         f"parameters; got {grid['mlp']!r}.")
     parts = grid["grid"] if isinstance(grid["grid"], list) else [grid["grid"]]
     for part in parts:
         if not isinstance(part, dict):
@@ -99,6 +114,27 @@ def _check_values(part):
         for value in values:
             validate_parameter_constraints({key: _VALUES[key]}, {key: value},
                                            caller_name="the experiment grid")
+
+
+def testbed_settings(dataset):
+    """Every argument of :func:`~skreward.datasets.make_preference_testbed` for a grid's ``dataset``.
+
+    The grid's values over the function's defaults, with ``random_state=0``;
+    a key the function does not take is a ``ValueError`` naming it.
+    """
+    from ..datasets import make_preference_testbed
+
+    if not isinstance(dataset, dict):
+        raise ValueError("grid: 'dataset' must be an object of make_preference_testbed "
+                         f"arguments; got {dataset!r}.")
+    defaults = {name: parameter.default for name, parameter in
+                inspect.signature(make_preference_testbed).parameters.items()}
+    unknown = set(dataset) - set(defaults) | set(dataset) & {"random_state"}
+    if unknown:
+        raise ValueError(f"grid: unknown 'dataset' keys {sorted(unknown)}; "
+                         "make_preference_testbed takes "
+                         f"{sorted(set(defaults) - {'random_state'})}.")
+    return {**defaults, **dataset, "random_state": 0}
 
 
 def grid_cells(grid):

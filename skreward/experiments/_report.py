@@ -1,20 +1,24 @@
-"""A markdown report with figures that mirror the paper's, from a results file."""
+"""A markdown report with figures that mirror the paper's, from a results folder.
 
+Every figure and finding compares like with like: it varies one factor (or
+two, named) and holds the others at the grid's reference condition (see
+``_conditions.reference_condition``); error bars are standard errors over
+the seeds of one condition.
+"""
+
+import json
 from pathlib import Path
 
-import numpy as np
-
-from ._runner import RESULTS, read_results
-
-PALETTE = {"BT-MLP": "tab:blue", "CLF-MLP": "tab:orange", "CLF-LGB": "tab:green",
-           "BT-linear": "tab:gray"}
+from ._conditions import MAIN_PAIRINGS, ablation, hold, n_pairs_sweep, reference_condition
+from ._figures import FIGURES
+from ._results import RESULTS, check_folder, read_manifest, read_results
 
 
 def results_frame(output):
     """``output/results.csv`` as a DataFrame with numeric columns (what :func:`findings` reads)."""
     import pandas as pd
 
-    rows = read_results(Path(output) / RESULTS)
+    rows = read_results(check_folder(output) / RESULTS)
     if not rows:
         raise ValueError(f"no results in {Path(output) / RESULTS}; run the experiments first.")
     frame = pd.DataFrame(rows)
@@ -23,11 +27,23 @@ def results_frame(output):
     return frame
 
 
-def _mean_sem(frame, by, value="improvement"):
-    """Mean over seeds and the standard error of that mean."""
-    stats = frame.groupby(by)[value].agg(["mean", "std", "count"])
-    stats["sem"] = (stats["std"] / np.sqrt(stats["count"])).fillna(0.0)
-    return stats
+def describe_inputs(manifest):
+    """The report's lines on what produced the results (from ``manifest.json``)."""
+    if manifest is None:
+        return ["Inputs not recorded: this folder has no manifest.json (an older skreward)."]
+    data = manifest["data"]
+    if data["source"] == "synthetic testbed":
+        what = "synthetic testbed, `make_preference_testbed(" + ", ".join(
+            f"{k}={v}" for k, v in data["settings"].items()) + ")`"
+    elif data["source"] == "file":
+        what = f"`{data['name']}` ({data['size']:,} bytes, SHA-256 `{data['sha256']}`)"
+    else:
+        what = f"in-memory arrays {data['keys']} (joblib hash `{data['hash']}`)"
+    mlp = json.dumps(manifest["mlp"]) if manifest["mlp"] else "library defaults"
+    lines = [f"- Data: {what}.", f"- MLP settings: {mlp}; Best-of-N N requested: "
+             f"{manifest['n_eval']}; skreward {manifest['skreward_version']}.",
+             "- Grid (the union of its parts):"]
+    return lines + [f"  - `{json.dumps(part)}`" for part in manifest["grid"]]
 
 
 def write_report(output="skreward-results"):
@@ -37,9 +53,14 @@ def write_report(output="skreward-results"):
     (Fig. 1), against the annotation error rate (Fig. 2), against the number
     of annotations (Fig. 3), same- against cross-prompt pairing (Fig. 4),
     similar/diverse pairing (Fig. 5), against the mean golden reward gap of
-    the annotated pairs (Fig. 6), and a Best-of-N curve over N. Error bars
-    are standard errors over seeds. The report also checks each of the
-    paper's findings against these numbers and says which hold.
+    the annotated pairs (Fig. 6), and a Best-of-N curve over N. Each figure
+    varies its factor and holds the others at the grid's reference
+    condition, stated in the report: per factor (``beta``, ``n_pairs``,
+    ``pairing``), the value most cells share; the annotation-size sweep
+    and the similar/diverse ablation are shown at their own conditions.
+    Error bars are standard errors over the seeds of one condition. The report
+    states its data and grid (from ``output/manifest.json``) and checks
+    each of the paper's findings against these numbers.
 
     Parameters
     ----------
@@ -65,218 +86,79 @@ def write_report(output="skreward-results"):
     """
     frame = results_frame(output)
     output = Path(output)
-    figures = [f(frame, output) for f in (_fig_models, _fig_error_rate, _fig_n_pairs,
-                                          _fig_pairing, _fig_similar_diverse, _fig_delta,
-                                          _fig_curve)]
-    lines = ["# skreward experiment report", "",
+    ref = reference_condition(frame)
+    figures = [figure(frame, ref, output) for figure in FIGURES]
+    lines = ["# skreward experiment report", "", *describe_inputs(read_manifest(output)), "",
              f"{len(frame)} cells: " + ", ".join(
                  f"{column} {sorted(frame[column].unique().tolist())}"
                  for column in ("model", "beta", "n_pairs", "pairing", "seed")) + ". "
              f"Best-of-N with N = {int(frame.n_eval.max())} on held-out prompts; "
              "improvement = golden reward of the pick minus the mean candidate's.", "",
+             "Each figure varies its factor and holds the others at the reference condition "
+             f"(beta={ref['beta']}, n_pairs={ref['n_pairs']}, pairing={ref['pairing']}); "
+             "error bars and `sem` are standard errors over the seeds of one condition.", "",
              "## Findings of the paper, checked", ""]
     lines += [f"- {line}" for line in findings(frame)] + [""]
-    for title, name, table in filter(None, figures):
-        lines += [f"## {title}", "", f"![{title}]({name})", "", table, ""]
+    for title, held, name, table in filter(None, figures):
+        lines += [f"## {title}", "", held, "", f"![{title}]({name})", "", table, ""]
     path = output / "report.md"
     path.write_text("\n".join(lines))
     return path
 
 
 def findings(frame):
-    """Each finding of the paper, with the numbers that confirm or refute it here."""
-    main = frame[frame.pairing.isin(["same_prompt", "cross_prompt"])]
+    """Each finding of the paper, with the numbers that confirm or refute it here.
+
+    Each compares cells that differ only in the factor it is about: the
+    annotation-quality and pairing findings at the reference ``n_pairs``,
+    the similar/diverse finding at the conditions where those ran, the
+    annotation-size finding on its sweep.
+    """
+    ref = reference_condition(frame)
+    main = hold(frame, ref, "beta", "pairing")
+    main = main[main.pairing.isin(MAIN_PAIRINGS)]
     out = []
     betas = sorted(main.beta.unique())
     models = set(main.model)
-    if {"BT-MLP"} < models and len(betas) > 1:
+    if "BT-MLP" in models and models & {"CLF-MLP", "CLF-LGB"} and len(betas) > 1:
         by = main.groupby(["beta", "model"]).improvement.mean().unstack()
         clf = [m for m in ("CLF-MLP", "CLF-LGB") if m in by]
         noisy, clean = betas[0], betas[-1]
-        best_clf = by.loc[noisy, clf].max()
-        out.append(_verdict(best_clf >= by.loc[noisy, "BT-MLP"],
-                            f"Classification at least as good as BT under noisy labels (beta={noisy}): "
-                            f"best CLF {best_clf:.3f} vs BT-MLP {by.loc[noisy, 'BT-MLP']:.3f}"))
+        at = f"n_pairs={ref['n_pairs']}, mean over seeds and same/cross pairing"
+        out.append(_verdict(by.loc[noisy, clf].max() >= by.loc[noisy, "BT-MLP"],
+                            f"Classification at least as good as BT under noisy labels "
+                            f"(beta={noisy}, {at}): best CLF {by.loc[noisy, clf].max():.3f} "
+                            f"vs BT-MLP {by.loc[noisy, 'BT-MLP']:.3f}"))
         out.append(_verdict(by.loc[clean, "BT-MLP"] >= by.loc[clean, clf].max(),
-                            f"BT ahead at the cleanest labels (beta={clean}): BT-MLP "
-                            f"{by.loc[clean, 'BT-MLP']:.3f} vs best CLF {by.loc[clean, clf].max():.3f}"))
-    pair = main.groupby("pairing").improvement.mean()
+                            f"BT ahead at the cleanest labels (beta={clean}, {at}): BT-MLP "
+                            f"{by.loc[clean, 'BT-MLP']:.3f} vs best CLF "
+                            f"{by.loc[clean, clf].max():.3f}"))
+    both = main.groupby(["model", "beta"]).pairing.transform("nunique") == 2
+    pair = main[both].groupby("pairing").improvement.mean()
     if len(pair) == 2:
         out.append(_verdict(pair["cross_prompt"] > pair["same_prompt"],
                             f"Cross-prompt ahead of same-prompt: {pair['cross_prompt']:.3f} vs "
-                            f"{pair['same_prompt']:.3f} (mean over models and beta)"))
-    ablation = frame.groupby("pairing").improvement.mean()
-    if {"similar", "diverse"} <= set(ablation.index):
-        out.append(_verdict(ablation["diverse"] > ablation["similar"],
+                            f"{pair['same_prompt']:.3f} (n_pairs={ref['n_pairs']}, mean over "
+                            f"models, beta and seeds)"))
+    part = ablation(frame)
+    means = part.groupby("pairing").improvement.mean()
+    if {"similar", "diverse"} <= set(means.index):
+        conditions = ", ".join(f"beta={b}, n_pairs={n}"
+                               for b, n in sorted(set(zip(part.beta, part.n_pairs))))
+        out.append(_verdict(means["diverse"] > means["similar"],
                             f"Annotating similar responses helps least: similar "
-                            f"{ablation['similar']:.3f} vs diverse {ablation['diverse']:.3f}"))
-    part = _n_pairs_sweep(frame)
+                            f"{means['similar']:.3f} vs diverse {means['diverse']:.3f} "
+                            f"({conditions}, mean over models and seeds)"))
+    part = n_pairs_sweep(frame)
     sizes = part.groupby("n_pairs").improvement.mean()
     if len(sizes) > 1:
         out.append(_verdict(sizes.iloc[-1] > sizes.iloc[0],
-                            f"More annotations help (same-prompt, beta={part.beta.iloc[0]}): "
+                            f"More annotations help ({part.pairing.iloc[0]}, "
+                            f"beta={part.beta.iloc[0]}, mean over models and seeds): "
                             f"{int(sizes.index[0])} pairs {sizes.iloc[0]:.3f} -> "
                             f"{int(sizes.index[-1])} pairs {sizes.iloc[-1]:.3f}"))
     return out or ["Too few settings in this grid to check the paper's findings."]
 
 
-def _n_pairs_sweep(frame):
-    """Same-prompt cells at the beta with the most annotation sizes."""
-    part = frame[frame.pairing == "same_prompt"]
-    if part.empty:
-        return part
-    return part[part.beta == part.groupby("beta").n_pairs.nunique().idxmax()]
-
-
 def _verdict(holds, text):
     return f"**{'reproduces' if holds else 'does not reproduce'}**: {text}."
-
-
-def _table(stats):
-    stats = stats.reset_index()
-    header = "| " + " | ".join(map(str, stats.columns)) + " |"
-    rule = "|" + "---|" * len(stats.columns)
-    body = ["| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |"
-            for row in stats.itertuples(index=False)]
-    return "\n".join([header, rule, *body])
-
-
-def _figure(figsize, ncols=1, **kwargs):
-    """A figure and its axes, made without pyplot: no backend is chosen, no state is changed."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize)
-    return fig, fig.subplots(1, ncols, **kwargs)
-
-
-def _save(fig, output, name):
-    fig.tight_layout()
-    fig.savefig(output / name, dpi=110)
-    return name
-
-
-def _lines(ax, frame, x, value="improvement"):
-    for model, part in frame.groupby("model"):
-        stats = _mean_sem(part, x, value)
-        ax.errorbar(stats.index, stats["mean"], yerr=stats["sem"], marker="o", capsize=3,
-                    label=model, color=PALETTE.get(model))
-    ax.set_ylabel("Best-of-N improvement")
-    ax.grid(alpha=0.3)
-
-
-def _fig_models(frame, output):
-    stats = _mean_sem(frame, "model")
-    fig, ax = _figure((5, 3.5))
-    ax.bar(stats.index, stats["mean"], yerr=stats["sem"], capsize=4,
-           color=[PALETTE.get(m) for m in stats.index])
-    ax.set_ylabel("Best-of-N improvement (all cells)")
-    return "Fig. 1: improvement per reward model", _save(fig, output, "fig1_models.png"), \
-        _table(stats[["mean", "sem", "count"]])
-
-
-def _fig_error_rate(frame, output):
-    main = frame[frame.pairing.isin(["same_prompt", "cross_prompt"])]
-    if main.beta.nunique() < 2:
-        return None
-    pairings = sorted(main.pairing.unique())
-    fig, axes = _figure((5 * len(pairings), 3.5), len(pairings), sharey=True, squeeze=False)
-    for ax, pairing in zip(axes[0], pairings):
-        part = main[main.pairing == pairing].copy()
-        # x: the realised error rate of each beta, averaged over seeds and models
-        part["error_rate"] = part.groupby("beta").annotation_error_rate.transform("mean").round(3)
-        _lines(ax, part, "error_rate")
-        ax.set_xlabel("annotation error rate")
-        ax.set_title(pairing)
-    axes[0][0].legend()
-    stats = _mean_sem(main, ["pairing", "beta", "model"])
-    return "Fig. 2: improvement against annotation error rate", \
-        _save(fig, output, "fig2_error_rate.png"), _table(stats[["mean", "sem"]])
-
-
-def _fig_n_pairs(frame, output):
-    part = _n_pairs_sweep(frame)
-    if part.n_pairs.nunique() < 2:
-        return None
-    fig, ax = _figure((5, 3.5))
-    _lines(ax, part, "n_pairs")
-    ax.set_xscale("log")
-    ax.set_xlabel(f"annotations (same-prompt, beta={part.beta.iloc[0]})")
-    ax.legend()
-    return "Fig. 3: improvement against the number of annotations", \
-        _save(fig, output, "fig3_n_pairs.png"), _table(_mean_sem(part, ["n_pairs", "model"])[["mean", "sem"]])
-
-
-def _fig_pairing(frame, output):
-    main = frame[frame.pairing.isin(["same_prompt", "cross_prompt"])]
-    if main.pairing.nunique() < 2:
-        return None
-    models = sorted(main.model.unique())
-    fig, axes = _figure((4 * len(models), 3.5), len(models), sharey=True, squeeze=False)
-    for ax, model in zip(axes[0], models):
-        for pairing, part in main[main.model == model].groupby("pairing"):
-            stats = _mean_sem(part, "beta")
-            ax.errorbar(stats.index, stats["mean"], yerr=stats["sem"], marker="o", capsize=3,
-                        label=pairing)
-        ax.set_xscale("log")
-        ax.set_xlabel("beta")
-        ax.set_title(model)
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("Best-of-N improvement")
-    axes[0][0].legend()
-    stats = main.groupby(["model", "pairing"]).improvement.mean().unstack()
-    return "Fig. 4: same-prompt against cross-prompt annotation", \
-        _save(fig, output, "fig4_pairing.png"), _table(stats)
-
-
-def _fig_similar_diverse(frame, output):
-    if not {"similar", "diverse"} & set(frame.pairing):
-        return None
-    betas = frame[frame.pairing.isin(["similar", "diverse"])].beta.unique()
-    part = frame[frame.beta.isin(betas)]
-    stats = _mean_sem(part, ["model", "pairing"]).reset_index()
-    fig, ax = _figure((6, 3.5))
-    pairings = sorted(part.pairing.unique())
-    width = 0.8 / len(pairings)
-    models = sorted(part.model.unique())
-    for k, pairing in enumerate(pairings):
-        rows = stats[stats.pairing == pairing].set_index("model").reindex(models)
-        ax.bar(np.arange(len(models)) + k * width, rows["mean"], width, yerr=rows["sem"],
-               capsize=3, label=pairing)
-    ax.set_xticks(np.arange(len(models)) + 0.4 - width / 2, models)
-    ax.set_ylabel("Best-of-N improvement")
-    ax.legend(fontsize=8)
-    return "Fig. 5: similar and diverse pairs", _save(fig, output, "fig5_similar_diverse.png"), \
-        _table(part.groupby(["model", "pairing"]).improvement.mean().unstack())
-
-
-def _fig_delta(frame, output):
-    fig, ax = _figure((5, 3.5))
-    for model, part in frame.groupby("model"):
-        ax.scatter(part.mean_abs_delta, part.improvement, s=12, alpha=0.7, label=model,
-                   color=PALETTE.get(model))
-    ax.set_xlabel("mean |golden reward gap| of annotated pairs")
-    ax.set_ylabel("Best-of-N improvement")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    stats = frame.groupby("pairing")[["mean_abs_delta", "improvement"]].mean()
-    return "Fig. 6: improvement against the reward gap of annotated pairs", \
-        _save(fig, output, "fig6_delta.png"), _table(stats)
-
-
-def _fig_curve(frame, output):
-    columns = sorted((c for c in frame.columns if c.startswith("improvement@")),
-                     key=lambda c: int(c.split("@")[1]))
-    if not columns:
-        return None
-    ns = [int(c.split("@")[1]) for c in columns]
-    fig, ax = _figure((5, 3.5))
-    means = frame.groupby("model")[columns].mean()
-    for model, row in means.iterrows():
-        ax.plot(ns, row.values, marker="o", label=model, color=PALETTE.get(model))
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("N (candidates per prompt)")
-    ax.set_ylabel("Best-of-N improvement")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    means.columns = [f"N={n}" for n in ns]
-    return "Best-of-N over N", _save(fig, output, "fig_best_of_n_curve.png"), _table(means)

@@ -1,26 +1,28 @@
 """Run a grid of (model, beta, n_pairs, pairing, seed) cells, appending results as they finish."""
 
-import csv
+import hashlib
 import os
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.model_selection import GroupShuffleSplit
 from sklearn.utils import Bunch
 
+from .. import __version__
 from .._simulation import SimulatedAnnotator
 from ..datasets import make_preference_testbed
 from ..metrics import best_of_n_curve, best_of_n_report, prompt_spearman_score
-from ._grid import cell_key, grid_cells, load_grid, make_model
+from ._grid import DEFAULT_N_EVAL, cell_key, grid_cells, load_grid, make_model, testbed_settings
+from ._results import append_result, check_folder, prepare_folder, read_results
 
-RESULTS = "results.csv"
 CURVE_NS = (2, 4, 8, 16, 32, 64, 128, 256, 500)
 
 
 def run_experiments(grid="quick", *, data=None, output="skreward-results", n_jobs=1,
-                    progress=True):
+                    progress=True, fresh=False, device="cpu"):
     """Fit and judge every cell of a grid; results are appended to ``output/results.csv``.
 
     Each cell simulates ``n_pairs`` annotations at quality ``beta`` with its
@@ -29,6 +31,16 @@ def run_experiments(grid="quick", *, data=None, output="skreward-results", n_job
     joblib (so ``joblib.parallel_config(backend="dask")`` runs them on a Dask
     cluster), and each result is written as soon as it arrives: a run that is
     stopped resumes where it stopped, skipping the cells already in the file.
+    Each row ends with a checksum: a row cut by a killed run is dropped from
+    the file and its cell run again. Worker processes exit when the process
+    that started them dies, even by ``SIGKILL``.
+
+    ``output/manifest.json`` records what produced the results: the data
+    (a file's name, size and SHA-256; the synthetic testbed's settings; or a
+    hash of in-memory arrays), the ``mlp`` settings, ``n_eval``, the skreward
+    version and the grids run. A run into a folder whose results came from
+    other inputs is refused with a ``ValueError`` naming both; a grid with
+    other or more cells on the same inputs resumes and adds its cells.
 
     Parameters
     ----------
@@ -49,9 +61,17 @@ def run_experiments(grid="quick", *, data=None, output="skreward-results", n_job
     output : str or path, default="skreward-results"
         Folder of ``results.csv``.
     n_jobs : int, default=1
-        Cells run at once.
+        Cells run at once (at most one per cell left to run).
     progress : bool, default=True
         Show a progress bar.
+    fresh : bool, default=False
+        Start afresh: the files of an earlier run in ``output`` (results,
+        manifest, report and figures) are moved into a subfolder
+        ``output/replaced-<date>-<time>/``, never deleted.
+    device : str, default="cpu"
+        Where the neural reward models (BT-MLP, CLF-MLP) train: ``"cpu"``,
+        ``"cuda"`` or ``"cuda:<index>"``; a CUDA device needs a GPU that
+        PyTorch sees.
 
     Returns
     -------
@@ -71,19 +91,81 @@ def run_experiments(grid="quick", *, data=None, output="skreward-results", n_job
     """
     from tqdm.auto import tqdm
 
+    check_folder(output)
     grid = load_grid(grid)
+    mlp = dict(grid.get("mlp") or {}, device=_check_device(device))
+    identity = describe_data(data, grid)
     data = load_data(data, grid)
-    path = Path(output) / RESULTS
-    path.parent.mkdir(parents=True, exist_ok=True)
+    manifest = {"skreward_version": __version__, "data": identity,
+                "n_eval": grid.get("n_eval", DEFAULT_N_EVAL), "mlp": grid.get("mlp") or {},
+                "grid": grid["grid"]}
+    path = prepare_folder(output, manifest, fresh=fresh)
     done = {cell_key(row) for row in read_results(path)}
     todo = [cell for cell in grid_cells(grid) if cell_key(cell) not in done]
-    n_eval = int(min(grid.get("n_eval", 64), np.bincount(np.unique(
+    n_eval = int(min(manifest["n_eval"], np.bincount(np.unique(
         data.groups_test, return_inverse=True)[1]).min()))
-    rows = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(run_cell)(cell, data, grid.get("mlp"), n_eval) for cell in todo)
-    for row in tqdm(rows, total=len(todo), disable=not progress, desc="cells"):
-        _append(path, row)
+    if todo:
+        # Workers watch this process and exit when it dies (see _exit_with_parent).
+        rows = Parallel(n_jobs=min(effective_n_jobs(n_jobs), len(todo)),
+                        return_as="generator_unordered", initializer=_exit_with_parent,
+                        initargs=(os.getpid(),))(
+            delayed(run_cell)(cell, data, mlp, n_eval) for cell in todo)
+        for row in tqdm(rows, total=len(todo), disable=not progress, desc="cells"):
+            _append(path, row)
     return read_results(path)
+
+
+def _append(path, row):
+    append_result(path, row)
+
+
+def _check_device(device):
+    from ..models._nets import check_device
+
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a str such as 'cpu' or 'cuda'; got {device!r}.")
+    check_device(device)
+    return device
+
+
+def _exit_with_parent(parent):
+    """In a worker process of the runner ``parent``: exit as soon as ``parent`` is gone.
+
+    The initializer of joblib's process workers (loky, multiprocessing). A
+    daemon thread polls whether ``parent`` lives (its own parent id, for a
+    child of ``parent``; else the process id, e.g. under a fork server) and
+    ends the worker once it is gone, even by SIGKILL, so no worker of a
+    killed run outlives it; the resource trackers, whose pipes the workers
+    held, then exit in turn. Not on Windows (no signal-free liveness check).
+    """
+    if os.name == "nt":
+        return
+    child = os.getppid() == parent
+
+    def alive():
+        if child:
+            return os.getppid() == parent
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # not allowed to ask (a sandbox): never end a worker wrongly
+            return True
+        try:  # Linux: a killed runner not yet reaped is a zombie
+            stat = Path(f"/proc/{parent}/stat").read_text()
+        except OSError:
+            return True
+        return stat[stat.rindex(")") + 2] != "Z"
+
+    if not alive():  # the runner died while this worker was starting
+        os._exit(1)
+
+    def watch():
+        while alive():
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="skreward-exit-with-parent", daemon=True).start()
 
 
 def run_cell(cell, data, mlp, n_eval):
@@ -106,10 +188,34 @@ def run_cell(cell, data, mlp, n_eval):
             **{f"improvement@{n}": v for n, v in zip(ns, curve.improvement)}}
 
 
+def describe_data(data, grid):
+    """What identifies the data of a run, for its manifest and report."""
+    if data is None:
+        return {"source": "synthetic testbed",
+                "settings": testbed_settings(grid.get("dataset", {}))}
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        if not path.is_file():
+            raise ValueError(f"data file {str(path)!r} does not exist.")
+        digest = hashlib.sha256()
+        with path.open("rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+        return {"source": "file", "name": path.name, "size": path.stat().st_size,
+                "sha256": digest.hexdigest()}
+    if not hasattr(data, "keys"):
+        raise TypeError("data must be None, a path, or a Bunch or dict of arrays; "
+                        f"got {type(data).__name__}.")
+    import joblib
+
+    return {"source": "arrays", "keys": sorted(data),
+            "hash": joblib.hash({key: np.asarray(data[key]) for key in data})}
+
+
 def load_data(data, grid):
     """The items of an experiment as a Bunch with a training and a held-out part."""
     if data is None:
-        return make_preference_testbed(**grid.get("dataset", {}), random_state=0)
+        return make_preference_testbed(**testbed_settings(grid.get("dataset", {})))
     if isinstance(data, (str, Path)):
         data = _read_items(Path(data))
     missing = {"X", "golden", "groups"} - set(data)
@@ -148,32 +254,3 @@ def _read_items(path):
         return Bunch(X=X, golden=answers.score.to_numpy(), groups=answers.group.to_numpy())
     raise ValueError(f"data must be a .npz, .parquet or scored-responses .jsonl(.gz) file; "
                      f"got {path.name!r}.")
-
-
-def read_results(path):
-    """Rows of a results file (none if it does not exist yet)."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    with path.open(newline="") as file:
-        # A run killed mid-line leaves a short last row: it is not a finished cell.
-        return [row for row in csv.DictReader(file) if None not in row.values()
-                and None not in row and row.get("model")]
-
-
-def _append(path, row):
-    """Append one row, a whole line at a time, so a killed run loses at most that cell."""
-    header = None
-    if path.is_file() and path.stat().st_size:
-        with path.open("rb") as file:
-            header = file.readline().decode().strip().split(",")
-            file.seek(-1, 2)
-            ends_line = file.read(1) == b"\n"
-    with path.open("a", newline="") as file:
-        if header and not ends_line:
-            file.write("\n")  # close the line a killed run left unfinished
-        writer = csv.DictWriter(file, fieldnames=header or list(row), extrasaction="ignore")
-        if not header:
-            writer.writeheader()
-        writer.writerow(row)
-        file.flush()
