@@ -292,7 +292,8 @@ class SimulatedAnnotator(MetaEstimatorMixin, BaseEstimator):
         -------
         self : SimulatedAnnotator
         """
-        X, y = validate_data(self, X, y, y_numeric=True)
+        with np.errstate(invalid="ignore", over="ignore"):  # +-inf: the ValueError, no warning
+            X, y = validate_data(self, X, y, y_numeric=True)
         if _routing_enabled():
             fit_params = process_routing(self, "fit", groups=groups, **fit_params).estimator.fit
         if groups is None and self.pairing != "cross_prompt":
@@ -339,7 +340,8 @@ class SimulatedAnnotator(MetaEstimatorMixin, BaseEstimator):
         reward : ndarray of shape (n_items,)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        with np.errstate(invalid="ignore", over="ignore"):
+            X = validate_data(self, X, reset=False)
         return np.asarray(self.estimator_.decision_function(X), dtype=np.float64).ravel()
 
     def predict(self, X):

@@ -20,8 +20,8 @@ def check_comparisons(X, y=None, *, input_name="X"):
     Labels in {-1, +1} or booleans are mapped to {0, 1}.
     """
     _refuse_none(X, input_name, "comparisons, an array-like of shape (n_pairs, 2, n_features)")
-    X = check_array(X, allow_nd=True, ensure_2d=False, dtype=FLOATS,
-                    ensure_all_finite=True, ensure_min_samples=0, input_name=input_name)
+    X = _check_array(X, allow_nd=True, ensure_2d=False, dtype=FLOATS,
+                     ensure_all_finite=True, ensure_min_samples=0, input_name=input_name)
     if X.ndim != 3 or X.shape[1] != 2:
         raise ValueError(
             f"{input_name} must be comparisons of shape (n_pairs, 2, n_features); "
@@ -68,6 +68,16 @@ def check_sample_weight(sample_weight, n_rows, *, input_name="sample_weight"):
         raise ValueError(f"{input_name} must be one non-negative number per row: {error}") from error
 
 
+def _check_array(X, **kwargs):
+    """``check_array`` without numpy's RuntimeWarning where +inf and -inf meet in its finite check.
+
+    The check sums the array: ``inf + -inf`` warns "invalid value" before the
+    ValueError that names the input.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        return check_array(X, **kwargs)
+
+
 def _refuse_none(X, input_name, expected):
     """``None`` would become a NaN scalar in ``check_array``, reported as "contains NaN"."""
     if X is None:
@@ -86,8 +96,8 @@ def check_width(X, n_features, estimator, input_name="X"):
 def check_items(X, *, n_features=None, estimator=None, input_name="X"):
     """Return items as a float array ``(n_items, n_features)``; ``n_features``: the fitted width."""
     _refuse_none(X, input_name, "items, an array-like of shape (n_items, n_features)")
-    X = check_array(X, allow_nd=True, dtype=FLOATS, ensure_all_finite=True,
-                    input_name=input_name)
+    X = _check_array(X, allow_nd=True, dtype=FLOATS, ensure_all_finite=True,
+                     input_name=input_name)
     if X.ndim != 2:
         raise ValueError(
             f"{input_name} must be items of shape (n_items, n_features); got an array of "
@@ -143,8 +153,9 @@ def _one_dimensional(values, input_name, expected):
 
 def check_rewards(values, n_items, *, input_name):
     """Return a finite 1-D float array of length ``n_items``."""
-    values = _one_dimensional(check_array(values, ensure_2d=False, dtype=np.float64,
-                                          ensure_all_finite=True, input_name=input_name),
+    values = _one_dimensional(_check_array(values, ensure_2d=False, dtype=np.float64,
+                                           ensure_all_finite=True, ensure_min_samples=0,
+                                           input_name=input_name),
                               input_name, "one value per item")
     if len(values) != n_items:
         raise ValueError(

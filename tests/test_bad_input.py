@@ -16,7 +16,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from skreward import (BestOfNScorer, BTRegressor, EmbeddingCache, OrderConsistentClassifier,
-                      PairwiseTransformer, SentenceEmbedder, simulate_comparisons)
+                      PairwiseTransformer, SentenceEmbedder, SimulatedAnnotator,
+                      simulate_comparisons)
 from skreward.datasets import load_hh_rlhf, load_scored_responses, make_preference_testbed
 from skreward.metrics import best_of_n_curve, best_of_n_score, order_consistency_score
 
@@ -43,7 +44,8 @@ class FirstFeature:
     pytest.param(np.array([None] * 12, dtype=object), id="none"),
 ])
 def test_simulate_refuses_missing_prompt_ids(groups):
-    with pytest.raises(ValueError, match=r"groups has a missing prompt id \(None or NaN\) at item 0"):
+    with pytest.raises(ValueError,
+                       match=r"groups has a missing prompt id \(None or NaN\) at item 0"):
         simulate_comparisons(GOLDEN, groups, n_pairs=5, random_state=0)
 
 
@@ -63,7 +65,8 @@ def test_best_of_n_refuses_fractional_n():
 
 
 def test_best_of_n_refuses_zero_repeats():
-    with pytest.raises(ValueError, match=r"'n_repeats' parameter .* must be an int in the range \[1"):
+    with pytest.raises(ValueError, match=r"'n_repeats' parameter .* must be an int in the "
+                                         r"range \[1"):
         best_of_n_score(GOLDEN, GOLDEN, GROUPS, n=2, n_repeats=0)
 
 
@@ -281,3 +284,43 @@ def test_bt_on_one_comparison_names_validation_fraction():
                                          "training rows.*validation_fraction=None"):
         BTRegressor(**TINY).fit(X_PAIRS[:1])
     assert BTRegressor(**TINY, validation_fraction=None).fit(X_PAIRS[:1]).n_features_in_ == 3
+
+
+# -- found by the property-based fuzz (tests/test_fuzz.py) -----------------------------
+
+
+def test_simulate_refuses_empty_golden_by_name():
+    with pytest.raises(ValueError, match="golden must hold at least two items to compare; got "
+                                         "n_samples=0"):
+        simulate_comparisons([], [], n_pairs=1)
+
+
+def test_order_consistency_refuses_no_comparisons():
+    with pytest.raises(ValueError, match="y_score must hold at least one comparison; got 0"):
+        order_consistency_score(None, [])
+
+
+def test_scorer_refuses_an_undefined_oracle_fraction():
+    scorer = BestOfNScorer(n=1, metric="oracle_fraction")  # Best-of-1 never beats the mean
+    with pytest.raises(ValueError, match="metric='oracle_fraction' is undefined here"):
+        scorer(FirstFeature(), GOLDEN[:, None], GOLDEN, groups=GROUPS)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda bad: best_of_n_score(bad, GOLDEN[:2], [0, 0]), id="best-of-n"),
+    pytest.param(lambda bad: OrderConsistentClassifier(LogisticRegression()).fit(
+        np.stack([bad[:, None], bad[::-1, None]], axis=1)), id="comparisons"),
+    pytest.param(lambda bad: SimulatedAnnotator(OrderConsistentClassifier(
+        LogisticRegression()), n_pairs=1).fit(bad[:, None], [0.0, 1.0], groups=[0, 0]),
+        id="annotator"),
+])
+def test_infinities_of_both_signs_raise_without_a_runtime_warning(call):
+    with pytest.raises(ValueError, match="(X|y_true) contains infinity"):
+        call(np.array([np.inf, -np.inf]))
+
+
+def test_testbed_takes_numpy_integers_and_bools_as_counts():
+    data = make_preference_testbed(n_prompts=np.int64(2), n_responses=2, n_test_prompts=1,
+                                   n_candidates=2, n_features=3, n_latent=True, random_state=0)
+    assert data.X.shape == (4, 3) and data.X_test.shape == (2, 3)

@@ -31,7 +31,8 @@ def test_prompt_offset_shifts_whole_prompts_only():
 
 
 def test_bad_sizes_raise():
-    with pytest.raises(ValueError, match="'n_responses' parameter .* must be an int in the range \\[1, inf\\)"):
+    with pytest.raises(ValueError,
+                       match=r"'n_responses' parameter .* must be an int in the range \[1, inf\)"):
         make_preference_testbed(n_responses=0)
     with pytest.raises(ValueError, match="n_features must be at least n_latent=16"):
         make_preference_testbed(n_features=8)

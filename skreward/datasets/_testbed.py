@@ -79,6 +79,9 @@ def make_preference_testbed(n_prompts=1000, n_responses=10, *, n_test_prompts=50
     >>> data.X.shape, data.golden.shape, data.X_test.shape, sorted(set(data.groups_test.tolist()))
     ((80, 64), (80,), (24, 64), [20, 21, 22])
     """
+    # ints from here on: numpy's integers and bools (which scikit-learn's Integral accepts) alike
+    n_prompts, n_responses, n_test_prompts, n_candidates, n_features, n_latent = map(
+        int, (n_prompts, n_responses, n_test_prompts, n_candidates, n_features, n_latent))
     if n_features < n_latent:
         raise ValueError(f"n_features must be at least n_latent={n_latent}; got {n_features}.")
     rng = check_random_state(random_state)

@@ -62,8 +62,9 @@ def check_ns(ns, input_name="ns"):
 def _subsets(counts, n, n_repeats, rng, input_name="n"):
     """Indices (n_repeats, n_prompts, n) of random n-candidate subsets of each prompt."""
     if n > counts.min():
+        where = "" if input_name == "n" else f"{input_name}: "
         raise ValueError(
-            f"{input_name}: n={n} is larger than the candidates of some prompts (the smallest "
+            f"{where}n={n} is larger than the candidates of some prompts (the smallest "
             f"prompt has {counts.min()}); use n <= {counts.min()} or drop those prompts."
         )
     keys = rng.random((n_repeats, len(counts), counts.max()))

@@ -32,6 +32,8 @@ def order_consistency_score(y_true, y_score, *, sample_weight=None):
     0.625
     """
     y_score = check_rewards(y_score, len(np.ravel(y_score)), input_name="y_score")
+    if len(y_score) == 0:
+        raise ValueError("y_score must hold at least one comparison; got 0.")
     y = check_comparison_labels(y_true, len(y_score))
     if sample_weight is not None:
         sample_weight = check_sample_weight(sample_weight, len(y_score))

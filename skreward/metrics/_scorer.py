@@ -74,11 +74,19 @@ class BestOfNScorer:
             )
         ns = check_ns(self.n, "n") if np.iterable(self.n) else [self.n]
         reward = estimator.decision_function(X)
-        return float(np.mean([
+        score = float(np.mean([
             best_of_n_report(y, reward, groups, n=n, n_repeats=self.n_repeats,
                              random_state=self.random_state)[self.metric]
             for n in ns
         ]))
+        if np.isnan(score):  # only oracle_fraction can be undefined
+            raise ValueError(
+                f"metric={self.metric!r} is undefined here: the best candidate of the drawn "
+                f"subsets (n={self.n!r}) is never better than their mean (golden rewards "
+                "constant within every prompt, or n=1). Use metric='improvement', or a "
+                "larger n."
+            )
+        return score
 
     def get_metadata_routing(self):
         """The scorer requests ``groups`` (scikit-learn metadata routing)."""

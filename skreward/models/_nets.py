@@ -285,6 +285,13 @@ class RewardNet(NeuralNet):
                 dataset, y, **fit_params)
         if self.validation_fraction is None:
             return dataset, None
+        n_valid = int(np.ceil(self.validation_fraction * len(dataset)))
+        if n_valid >= len(dataset):
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} holds out {n_valid} of the "
+                f"{len(dataset)} training rows, leaving none to train on; fit on more rows, or "
+                "pass validation_fraction=None to train on all of them (without early stopping)."
+            )
         split = ShuffleSplit(n_splits=1, test_size=self.validation_fraction,
                              random_state=self._seed(_SPLIT))
         train, valid = next(split.split(np.zeros((len(dataset), 1))))

@@ -148,7 +148,7 @@ class EmbeddingCache:
 
 
 def _check_keys(namespace, keys):
-    """``keys`` as a list of str; a lone string (which would be read as its characters) is refused."""
+    """``keys`` as a list of str; a lone string (read as its characters) is refused."""
     if not isinstance(namespace, str):
         raise TypeError(f"namespace must be a str; got {type(namespace).__name__}.")
     if isinstance(keys, (str, bytes)) or not np.iterable(keys):
