@@ -477,5 +477,11 @@ class RewardNet(NeuralNet):
         """
         check_is_fitted(self, "n_features_in_")
         X = check_items(X, n_features=self.n_features_in_, estimator=self)
-        outputs = [to_numpy(out) for out in self.forward_iter(X, training=False)]
-        return np.concatenate(outputs).astype(np.float64, copy=False)
+        # Written into one array as they come: a list of small outputs, kept while each
+        # batch's large buffers are freed, fragments the heap (+0.8 GiB for 400k items).
+        rewards, start = np.empty(len(X)), 0
+        for out in self.forward_iter(X, training=False):
+            rewards[start:start + len(out)] = to_numpy(out)
+            start += len(out)
+            del out
+        return rewards
