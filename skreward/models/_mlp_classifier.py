@@ -3,7 +3,7 @@
 import numpy as np
 from scipy.special import expit
 from sklearn.base import ClassifierMixin
-from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils import check_array, check_consistent_length, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from skorch.utils import is_dataset
 from torch import nn
@@ -90,7 +90,7 @@ class RewardMLPClassifier(ClassifierMixin, RewardNet):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
-        y = column_or_1d(y, warn=True)
+        y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"), warn=True)
         check_consistent_length(X, y)
         check_classification_targets(y)
         y_type = type_of_target(y, input_name="y")
