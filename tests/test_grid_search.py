@@ -135,6 +135,7 @@ def test_n_jobs_2(data, routing):
     assert search.best_params_ == {"beta": 10.0}
 
 
+@pytest.mark.slow
 def test_dask_backend_runs_the_same_search(data, routing):
     distributed = pytest.importorskip("distributed")
     import joblib

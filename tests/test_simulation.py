@@ -137,6 +137,7 @@ def test_pairs_of_uneven_prompts_with_string_ids_stay_in_their_prompt():
     assert len({tuple(sorted(p)) for p in sim.pairs.tolist()}) == 47
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pairing", ["same_prompt", "cross_prompt"])
 def test_models_reach_positive_best_of_n_at_beta_10(testbed, pairing):
     sim = simulate_comparisons(testbed.golden, testbed.groups, n_pairs=4000, beta=10,

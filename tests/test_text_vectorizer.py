@@ -50,6 +50,7 @@ def test_items_and_triples_have_the_documented_shapes():
     np.testing.assert_array_equal(vectorizer.transform({"response": ["zebra quartz"]}), 0.0)
 
 
+@pytest.mark.slow
 def test_default_is_char_ngram_tfidf_reduced_to_256_dense_dimensions(hh, answer_lines):
     n_texts = len(answer_lines["response"])
     assert n_texts > 256
