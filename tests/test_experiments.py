@@ -542,8 +542,9 @@ def test_figures_label_their_error_bars_and_their_tick_labels_do_not_overlap(tmp
         figure(frame, reference_condition(frame), tmp_path)
     assert len(saved) == 7
     for name, fig in saved.items():
-        assert any("error bars: standard error over the seeds of one condition" in text.get_text()
-                   for text in fig.texts), name
+        assert any(text.get_text().startswith("mean over 2 seeds; error bars: standard error "
+                                              "over the seeds of one condition") for text in
+                   fig.texts), name
         renderer = FigureCanvasAgg(fig).get_renderer()
         for ax in fig.axes:
             labels = [label.get_window_extent(renderer) for label in

@@ -129,7 +129,7 @@ def fig_pairing(frame, ref, output):
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel(YLABEL)
     axes[0][0].legend()
-    stats = mean_sem(main, ["model", "pairing"])
+    stats = mean_sem(main, ["model", "pairing", "beta"])
     held = _stated(ref, "beta", "pairing")
     table = main.groupby(["model", "pairing"]).improvement.mean().unstack()
     return "Fig. 4: same-prompt against cross-prompt annotation", \
