@@ -500,7 +500,8 @@ def _quick_like_frame():
         rows.append({**cell, "n_eval": 64, "annotation_error_rate": 0.1,
                      "mean_abs_delta": rng.uniform(0.1, 0.7), "improvement": value,
                      "oracle_fraction": 0.5, "golden": 0.1, "spearman": 0.3,
-                     "fit_seconds": 1.0, **{f"improvement@{n}": value for n in (2, 4, 8, 16, 32, 64)}})
+                     "fit_seconds": 1.0,
+                     **{f"improvement@{n}": value for n in (2, 4, 8, 16, 32, 64)}})
     return pd.DataFrame(rows)
 
 

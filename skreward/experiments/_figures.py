@@ -133,7 +133,8 @@ def fig_pairing(frame, ref, output):
     held = _stated(ref, "beta", "pairing")
     table = main.groupby(["model", "pairing"]).improvement.mean().unstack()
     return "Fig. 4: same-prompt against cross-prompt annotation", \
-        f"{held} Table: mean over beta {[float(b) for b in betas]} and seeds.", _save(fig, output, "fig4_pairing.png", stats, held), _table(table)
+        f"{held} Table: mean over beta {[float(b) for b in betas]} and seeds.", \
+        _save(fig, output, "fig4_pairing.png", stats, held), _table(table)
 
 
 def fig_similar_diverse(frame, ref, output):
@@ -160,7 +161,7 @@ def fig_similar_diverse(frame, ref, output):
     table = stats["mean"].unstack()[pairings]
     held = "Held: " + "; ".join(f"beta={b}, n_pairs={n}" for b, n in conditions) + "."
     return "Fig. 5: similar and diverse pairs", held, \
-        _save(fig, output, "fig5_similar_diverse.png", stats, "Held: beta and n_pairs per panel."), \
+        _save(fig, output, "fig5_similar_diverse.png", stats, "Held: beta, n_pairs per panel."), \
         _table(table)
 
 
@@ -189,7 +190,8 @@ def fig_delta(frame, ref, output):
                                                                                part.n_pairs))))
     table = part.groupby("pairing")[["mean_abs_delta", "improvement"]].mean()
     return "Fig. 6: improvement against the reward gap of annotated pairs", \
-        f"Held: {conditions}. Table: mean over models and seeds.", _save(fig, output, "fig6_delta.png", y, f"Held: {conditions}."), _table(table)
+        f"Held: {conditions}. Table: mean over models and seeds.", \
+        _save(fig, output, "fig6_delta.png", y, f"Held: {conditions}."), _table(table)
 
 
 def fig_curve(frame, ref, output):

@@ -90,7 +90,8 @@ def _check_grid(grid):
     testbed_settings(grid.get("dataset", {}))
     n_eval = grid.get("n_eval", DEFAULT_N_EVAL)
     if not isinstance(n_eval, numbers.Integral) or isinstance(n_eval, bool) or n_eval < 2:
-        raise ValueError(f"grid: 'n_eval' must be an int >= 2 (the N of Best-of-N); got {n_eval!r}.")
+        raise ValueError("grid: 'n_eval' must be an int >= 2 (the N of Best-of-N); "
+                         f"got {n_eval!r}.")
     if not isinstance(grid.get("mlp", {}), dict):
         raise ValueError(f"grid: 'mlp' must be an object of BTRegressor and RewardMLPClassifier "
                          f"parameters; got {grid['mlp']!r}.")
@@ -117,7 +118,7 @@ def _check_values(part):
 
 
 def testbed_settings(dataset):
-    """Every argument of :func:`~skreward.datasets.make_preference_testbed` for a grid's ``dataset``.
+    """The arguments of :func:`~skreward.datasets.make_preference_testbed` for a ``dataset``.
 
     The grid's values over the function's defaults, with ``random_state=0``;
     a key the function does not take is a ``ValueError`` naming it.
