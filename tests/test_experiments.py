@@ -303,6 +303,16 @@ def test_user_npz_data_is_split_by_prompt(tmp_path):
                      "pairing": ["same_prompt"], "seed": [0]}}
     rows = run_experiments(grid, data=tmp_path / "items.npz", output=tmp_path, progress=False)
     assert rows[0]["n_eval"] == "10" and float(rows[0]["improvement"]) > 0
+    assert np.isnan(float(rows[0]["length_correlation"]))  # no lengths: no length bias
+    assert float(rows[0]["annotation_tie_rate"]) == 0.0  # continuous golden rewards
+
+    # With the responses' lengths, the length bias of the learned reward is reported.
+    lengths = np.argsort(np.argsort(data.golden)) + 1.0  # longer is better, exactly
+    np.savez(tmp_path / "lengths.npz", X=data.X, golden=data.golden, groups=data.groups,
+             lengths=lengths)
+    rows = run_experiments(grid, data=tmp_path / "lengths.npz", output=tmp_path / "lengths",
+                           progress=False)
+    assert 0.3 < float(rows[0]["length_correlation"]) <= 1
 
 
 def test_parquet_and_scored_jsonl_data(tmp_path, monkeypatch):
@@ -329,6 +339,7 @@ def test_parquet_and_scored_jsonl_data(tmp_path, monkeypatch):
     rows = run_experiments(dict(grid, grid=dict(grid["grid"], n_pairs=[10])), data=path,
                            output=tmp_path / "b", progress=False)
     assert rows[0]["n_eval"] == "4"  # the empty response is dropped by the loader
+    assert -1 <= float(rows[0]["length_correlation"]) <= 1  # texts give lengths
     assert (tmp_path / ".cache" / "skreward").is_dir()
 
 

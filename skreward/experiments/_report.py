@@ -23,7 +23,8 @@ def results_frame(output):
         raise ValueError(f"no results in {Path(output) / RESULTS}; run the experiments first.")
     frame = pd.DataFrame(rows)
     for column in frame.columns.drop(["model", "pairing", "link"]):
-        frame[column] = pd.to_numeric(frame[column])
+        # "nan" (e.g. length_correlation of data without lengths) is not numeric to pandas
+        frame[column] = pd.to_numeric(frame[column].replace({"nan": ""}))
     return frame
 
 

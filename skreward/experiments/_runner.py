@@ -14,7 +14,8 @@ from sklearn.utils import Bunch
 from .. import __version__
 from .._simulation import SimulatedAnnotator
 from ..datasets import make_preference_testbed
-from ..metrics import best_of_n_curve, best_of_n_report, prompt_spearman_score
+from ..metrics import (best_of_n_curve, best_of_n_report, length_correlation,
+                       prompt_spearman_score, response_lengths)
 from ._grid import DEFAULT_N_EVAL, cell_key, grid_cells, load_grid, make_model, testbed_settings
 from ._results import append_result, check_folder, prepare_folder, read_results
 
@@ -49,7 +50,9 @@ def run_experiments(grid="quick", *, data=None, output="skreward-results", n_job
         see :func:`skreward.experiments.load_grid`.
     data : Bunch, str or path, default=None
         Items with golden rewards: a Bunch with ``X``, ``golden``, ``groups``
-        (and optionally ``X_test``, ``golden_test``, ``groups_test``); an
+        (and optionally ``X_test``, ``golden_test``, ``groups_test``, and
+        ``lengths`` / ``lengths_test``, the responses' lengths, which give the
+        ``length_correlation`` column; NaN without them); an
         ``.npz`` file with those arrays; a ``.parquet`` file with columns
         ``golden``, ``groups`` and one column per feature; or a JSON-lines
         file of scored responses (see
@@ -181,7 +184,11 @@ def run_cell(cell, data, mlp, n_eval):
     bon = best_of_n_report(*args, n=n_eval, random_state=cell["seed"])
     ns = [n for n in CURVE_NS if n <= n_eval]
     curve = best_of_n_curve(*args, ns=ns, n_repeats=20, random_state=cell["seed"])
+    lengths = data.get("lengths_test")  # response lengths, when the data has texts
     return {**cell, "n_eval": n_eval, "annotation_error_rate": model.annotation_error_rate_,
+            "annotation_tie_rate": model.annotation_tie_rate_,
+            "length_correlation": (np.nan if lengths is None else
+                                   length_correlation(lengths, reward, data.groups_test)),
             "mean_abs_delta": model.mean_abs_delta_, "improvement": bon.improvement,
             "oracle_fraction": bon.oracle_fraction, "golden": bon.golden,
             "spearman": prompt_spearman_score(*args), "fit_seconds": fit_seconds,
@@ -226,7 +233,7 @@ def load_data(data, grid):
     train, test = next(GroupShuffleSplit(1, test_size=0.2, random_state=0).split(
         data["X"], groups=data["groups"]))
     return Bunch(**{f"{key}{suffix}": np.asarray(data[key])[index]
-                    for key in ("X", "golden", "groups")
+                    for key in ("X", "golden", "groups", "lengths") if key in data
                     for suffix, index in (("", train), ("_test", test))})
 
 
@@ -241,9 +248,9 @@ def _read_items(path):
         import pandas as pd
 
         frame = pd.read_parquet(path)
-        features = frame.drop(columns=["golden", "groups"], errors="ignore")
-        return Bunch(X=features.to_numpy(np.float64), **{k: frame[k].to_numpy()
-                                                         for k in ("golden", "groups") if k in frame})
+        columns = [k for k in ("golden", "groups", "lengths") if k in frame]
+        features = frame.drop(columns=columns)
+        return Bunch(X=features.to_numpy(np.float64), **{k: frame[k].to_numpy() for k in columns})
     if ".jsonl" in path.suffixes:
         from ..text import SentenceEmbedder
         from ..datasets import load_scored_responses
@@ -251,6 +258,7 @@ def _read_items(path):
         answers = load_scored_responses(path)
         cache = os.environ.get("SKREWARD_CACHE", Path.home() / ".cache" / "skreward")
         X = SentenceEmbedder(cache=cache).transform(answers)
-        return Bunch(X=X, golden=answers.score.to_numpy(), groups=answers.group.to_numpy())
+        return Bunch(X=X, golden=answers.score.to_numpy(), groups=answers.group.to_numpy(),
+                     lengths=response_lengths(answers.response))
     raise ValueError(f"data must be a .npz, .parquet or scored-responses .jsonl(.gz) file; "
                      f"got {path.name!r}.")
