@@ -109,7 +109,7 @@ html_sidebars = {"index": [], "comparison": [], "install": [], "architecture": [
 API_MODULES = {
     "skreward": [
         ("Reward models", ["OrderConsistentClassifier", "BTRegressor", "RewardMLPClassifier",
-                           "RewardMLP"]),
+                           "RewardMLP", "LengthControlledReward"]),
         ("Comparisons to features", ["PairwiseTransformer"]),
         ("Simulated annotation", ["SimulatedAnnotator", "simulate_comparisons",
                                   "SimulatedComparisons"]),
@@ -124,6 +124,7 @@ API_MODULES = {
         ("Best-of-N", ["best_of_n_score", "best_of_n_report", "best_of_n_curve"]),
         ("Order consistency", ["order_consistency_score", "order_consistency_scorer",
                                "prompt_spearman_score"]),
+        ("Length bias", ["length_correlation", "response_lengths"]),
     ],
     "skreward.datasets": [
         ("Synthetic data", ["make_preference_testbed"]),

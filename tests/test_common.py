@@ -21,8 +21,9 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 import skreward.utils.estimator_checks as skreward_checks
-from skreward import (BTRegressor, OrderConsistentClassifier, PairwiseTransformer,
-                      RewardMLPClassifier, SentenceEmbedder, SimulatedAnnotator, TextVectorizer)
+from skreward import (BTRegressor, LengthControlledReward, OrderConsistentClassifier,
+                      PairwiseTransformer, RewardMLPClassifier, SentenceEmbedder,
+                      SimulatedAnnotator, TextVectorizer)
 from skreward.utils.estimator_checks import (SKLEARN_CHECKS_REPLACED, check_reward_model,
                                              parametrize_with_checks)
 
@@ -58,11 +59,19 @@ BT_HAS_REWARD_METHODS = {
                                              "reads, and predict_proba gives the link's "
                                              "probability of each outcome of comparisons",
 }
+LENGTH_COLUMN = {
+    "check_reward_model_small_data": "the last feature is the responses' length, which the "
+                                     "inner model never sees: one feature leaves it nothing",
+}
+
+
 def expected_failed_checks(estimator):
     if isinstance(estimator, BTRegressor):
         return SKORCH_NET | BT_HAS_REWARD_METHODS
     if isinstance(estimator, RewardMLPClassifier):
         return SKORCH_NET | ITEM_NET  # a classifier of 2-D items: the other checks apply
+    if isinstance(estimator, LengthControlledReward):
+        return LENGTH_COLUMN
     return {}
 
 
@@ -84,6 +93,7 @@ ESTIMATORS = [
     TextVectorizer(TfidfVectorizer()),  # sparse output, made dense
     TextVectorizer(make_pipeline(TfidfVectorizer(), TruncatedSVD(3, random_state=0))),
     RewardMLPClassifier(**TINY_NET),
+    LengthControlledReward(OrderConsistentClassifier(LogisticRegression()), log_length=False),
 ]
 
 
