@@ -123,7 +123,7 @@ def _append(path, row):
 
 
 def _check_device(device):
-    from ..models._nets import check_device
+    from ..models._torch_helpers import check_device
 
     if not isinstance(device, str):
         raise TypeError(f"device must be a str such as 'cpu' or 'cuda'; got {device!r}.")

@@ -63,3 +63,16 @@ def gathers_batches(dataset):
     while isinstance(dataset, Subset):
         dataset = dataset.dataset
     return isinstance(dataset, ArrayDataset)
+
+
+class PredictionRows(ArrayDataset):
+    """Rows to score, as given: a batch is made float32 (a view if it already is) when fetched."""
+
+    def __init__(self, X):
+        super().__init__(X, None)
+
+    def __getitem__(self, index):
+        rows = np.ascontiguousarray(self.X[index], dtype=np.float32)
+        if not rows.flags.writeable:  # e.g. a read-only memmap: torch wants writable memory
+            rows = rows.copy()
+        return torch.from_numpy(rows), None

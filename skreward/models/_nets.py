@@ -8,8 +8,6 @@ listed in the class) and never overrides ``fit``: everything here
 customises skorch through its hooks.
 """
 
-import inspect
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,9 +23,11 @@ from skorch.utils import is_dataset, to_device, to_numpy, to_tensor
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Subset
 
 from .._validation import check_items, check_sample_weight
-from ._batching import ArrayDataset, ShuffledSlices, Slices, gathers_batches
+from ._batching import ArrayDataset, PredictionRows, ShuffledSlices, Slices, gathers_batches
 from ._modules import RewardMLP
 from ._net_template import fill_docstring, merged_signature
+from ._torch_helpers import (accepts, check_device, may_draw_random_numbers, seeded_cpu_rng,
+                             takes_n_features)
 
 # Independent sources of randomness, each seeded from ``random_state``.
 _INIT, _SPLIT, _SHUFFLE, _TRAIN = range(4)
@@ -44,66 +44,6 @@ NET_PARAMETER_CONSTRAINTS = {
     "random_state": ["random_state"],
     "device": [str, torch.device, None],
 }
-
-
-class _PredictionRows(ArrayDataset):
-    """Rows to score, as given: a batch is made float32 (a view if it already is) when fetched."""
-
-    def __init__(self, X):
-        super().__init__(X, None)
-
-    def __getitem__(self, index):
-        rows = np.ascontiguousarray(self.X[index], dtype=np.float32)
-        if not rows.flags.writeable:  # e.g. a read-only memmap: torch wants writable memory
-            rows = rows.copy()
-        return torch.from_numpy(rows), None
-
-
-def _takes_n_features(module):
-    """Whether ``module`` is a class (or factory) with an ``n_features`` argument."""
-    return not isinstance(module, torch.nn.Module) and callable(module) and _accepts(
-        module, "n_features")
-
-
-def _accepts(factory, argument):
-    try:
-        return argument in inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _may_draw_random_numbers(module):
-    """False only for a RewardMLP without dropout; other modules may hold random layers."""
-    if not isinstance(module, RewardMLP):
-        return True
-    return any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in module.modules())
-
-
-def check_device(device):
-    """Raise a clear error for a CUDA device on a machine (or torch build) without one."""
-    if device is None:
-        return
-    try:
-        device = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:<index>'; got {device!r}.") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={str(device)!r} was requested, but torch {torch.__version__} sees no CUDA "
-            "GPU (torch.cuda.is_available() is False). Use device='cpu', or run on a machine "
-            "with a GPU and a CUDA build of torch."
-        )
-
-
-@contextmanager
-def _seeded_cpu_rng(seed):
-    """Draw from torch's CPU generator seeded with ``seed``, leaving the global state as it was."""
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=[]):
-        torch.random.default_generator.manual_seed(seed)
-        yield
 
 
 class RewardNet(NeuralNet):
@@ -217,12 +157,12 @@ class RewardNet(NeuralNet):
         check_device(self.device)
         kwargs = self.get_params_for("module")
         width = None
-        if "n_features" not in kwargs and _takes_n_features(self.module):
+        if "n_features" not in kwargs and takes_n_features(self.module):
             # Before any data is seen (skorch initialises before fit's first look
             # at X) a width-1 placeholder; check_data rebuilds it for the data.
             width = getattr(self, "n_features_in_", 1)
             kwargs["n_features"] = width
-        with _seeded_cpu_rng(self._seed(_INIT)):
+        with seeded_cpu_rng(self._seed(_INIT)):
             self.module_ = self.initialized_instance(self.module, kwargs)
         self._sized_for_ = width
         return self
@@ -312,7 +252,7 @@ class RewardNet(NeuralNet):
             return super().get_iterator(dataset, training=training)
         kwargs = self.get_params_for(name)
         batch_size = kwargs.pop("batch_size", self.batch_size)
-        if isinstance(dataset, _PredictionRows):  # forward_iter's rows: prediction batches
+        if isinstance(dataset, PredictionRows):  # forward_iter's rows: prediction batches
             batch_size = self._predict_batch_size()
         if batch_size == -1:
             batch_size = len(dataset)
@@ -338,7 +278,7 @@ class RewardNet(NeuralNet):
         super().on_train_begin(net, X=X, y=y, **kwargs)
         seed = self._seed(_TRAIN)
         self._train_rng_ = None
-        if seed is not None and _may_draw_random_numbers(self.module_):
+        if seed is not None and may_draw_random_numbers(self.module_):
             device = self._rng_device()
             self._train_rng_ = torch.Generator(device=device).manual_seed(seed).get_state()
 
@@ -377,7 +317,7 @@ class RewardNet(NeuralNet):
         """``criterion`` (or the subclass's default) with per-row losses, so rows can be weighted."""
         criterion = self.criterion if self.criterion is not None else self._default_criterion()
         kwargs = self.get_params_for("criterion")
-        if "reduction" not in kwargs and _accepts(criterion, "reduction"):
+        if "reduction" not in kwargs and accepts(criterion, "reduction"):
             kwargs["reduction"] = "none"
         self.criterion_ = self.initialized_instance(criterion, kwargs)
         return self
@@ -458,7 +398,7 @@ class RewardNet(NeuralNet):
                 or self._custom_iterator("iterator_valid")):
             yield from super().forward_iter(X, training=training, device=device)
             return
-        for batch in self.get_iterator(_PredictionRows(X), training=False):
+        for batch in self.get_iterator(PredictionRows(X), training=False):
             yield to_device(self.evaluation_step(batch, training=False), device=device)
 
     def decision_function(self, X):
