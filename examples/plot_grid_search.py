@@ -33,7 +33,7 @@ mlp = {"module__hidden_sizes": (128, 64), "max_epochs": 30, "random_state": 0}
 models = {
     "BT-MLP": BTRegressor(**mlp),
     "CLF-MLP": OrderConsistentClassifier(RewardMLPClassifier(**mlp)),
-    "CLF-LGB": OrderConsistentClassifier(LGBMClassifier(verbose=-1, random_state=0)),
+    "CLF-LGB": OrderConsistentClassifier(LGBMClassifier(n_jobs=1, verbose=-1, random_state=0)),
 }
 search = GridSearchCV(
     SimulatedAnnotator(models["CLF-LGB"], n_pairs=2000, random_state=0),

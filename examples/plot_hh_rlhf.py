@@ -61,7 +61,7 @@ model = make_pipeline(
     SentenceEmbedder(cache=".skreward_cache"),
     OrderConsistentClassifier(LGBMClassifier(n_estimators=200, learning_rate=0.03,
                                              num_leaves=15, colsample_bytree=0.3,
-                                             verbose=-1, random_state=0)),
+                                             n_jobs=1, verbose=-1, random_state=0)),
 )
 accuracy = cross_val_score(model, comparisons, groups=comparisons["dialogue"],
                            cv=GroupKFold(n_splits=5))
