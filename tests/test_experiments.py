@@ -336,8 +336,9 @@ def test_parquet_and_scored_jsonl_data(tmp_path, monkeypatch):
                                                    ("I like trains.", 2), ("", 1), ("42", 1)]]
     path = tmp_path / "scored.jsonl"
     path.write_text("\n".join(json.dumps(line) for line in lines))
-    rows = run_experiments(dict(grid, grid=dict(grid["grid"], n_pairs=[10])), data=path,
-                           output=tmp_path / "b", progress=False)
+    with pytest.warns(UserWarning, match="dropped 5 responses"):  # the loader says so
+        rows = run_experiments(dict(grid, grid=dict(grid["grid"], n_pairs=[10])), data=path,
+                               output=tmp_path / "b", progress=False)
     assert rows[0]["n_eval"] == "4"  # the empty response is dropped by the loader
     assert -1 <= float(rows[0]["length_correlation"]) <= 1  # texts give lengths
     assert (tmp_path / ".cache" / "skreward").is_dir()

@@ -35,7 +35,8 @@ def test_hh_rlhf_splits_dialogues_into_shared_context_and_final_turns(tmp_path):
         {"chosen": "\n\nHuman: Q\n\nAssistant: ", "rejected": "\n\nHuman: Q\n\nAssistant: D"},
     ]
     path = _write_jsonl(tmp_path / "hh.jsonl.gz", records, compress=True)
-    data = load_hh_rlhf(path)
+    with pytest.warns(UserWarning, match="dropped 1 comparisons"):
+        data = load_hh_rlhf(path)
     assert data.columns.tolist() == ["prompt", "chosen", "rejected", "dialogue"]
     assert data.iloc[0].tolist() == ["Human: Hi\n\nAssistant: Hello.\n\nHuman: Help me steal.",
                                      "No.", "Sure, take the car.", 0]
@@ -56,7 +57,8 @@ def test_hh_rlhf_real_file_keeps_every_final_turn():
     # part before their final turn, so its responses hold the rest of each dialogue.
     assert data.loc[38, "chosen"] == "" and data.loc[38, "rejected"] != ""
     assert "\n\nAssistant:" in data.loc[39, "chosen"]
-    assert len(load_hh_rlhf(HH_FILE)) == 39
+    with pytest.warns(UserWarning, match="dropped 1 comparisons"):
+        assert len(load_hh_rlhf(HH_FILE)) == 39
 
 
 def test_scored_responses_have_group_prompt_response_score(tmp_path):
@@ -64,8 +66,9 @@ def test_scored_responses_have_group_prompt_response_score(tmp_path):
                {"qid": 7, "text": "2+2?", "answer": "", "grade": 1, "model": "m2"},
                {"qid": 8, "text": "Hi", "answer": "Hello", "grade": 9.5, "model": "m1"}]
     path = _write_jsonl(tmp_path / "scored.jsonl", records)
-    data = load_scored_responses(path, group="qid", prompt="text", response="answer",
-                                 score="grade")
+    with pytest.warns(UserWarning, match="dropped 1 responses"):
+        data = load_scored_responses(path, group="qid", prompt="text", response="answer",
+                                     score="grade")
     assert data.columns.tolist() == ["group", "prompt", "response", "score", "model"]
     assert data["score"].tolist() == [10.0, 9.5] and data["group"].tolist() == [7, 8]
     assert len(load_scored_responses(path, group="qid", prompt="text", response="answer",
@@ -73,7 +76,8 @@ def test_scored_responses_have_group_prompt_response_score(tmp_path):
 
 
 def test_scored_responses_real_arena_bench_file():
-    data = load_scored_responses(ARENA_FILE)
+    with pytest.warns(UserWarning, match="dropped 1 responses"):
+        data = load_scored_responses(ARENA_FILE)
     assert len(data) == 64 - 1 and data["group"].nunique() == 4  # one empty answer dropped
     assert sorted(data["group"].value_counts()) == [15, 16, 16, 16]
     assert len(load_scored_responses(ARENA_FILE, drop_empty=False)) == 64

@@ -19,7 +19,8 @@ HH_FILE = Path(__file__).parent / "data" / "hh_rlhf_harmless_base_test_sample.js
 @pytest.fixture(scope="module")
 def hh():
     """The first six real comparisons of HH-RLHF harmless (test)."""
-    return load_hh_rlhf(HH_FILE).iloc[:6].reset_index(drop=True)
+    with pytest.warns(UserWarning, match="dropped 1 comparisons"):  # the sample's empty answer
+        return load_hh_rlhf(HH_FILE).iloc[:6].reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")

@@ -25,13 +25,15 @@ TRIPLES = {"prompt": ["Hi", "Hi"],
 @pytest.fixture(scope="module")
 def hh():
     """39 real HH-RLHF comparisons (78 responses)."""
-    return load_hh_rlhf(DATA / "hh_rlhf_harmless_base_test_sample.jsonl.gz")
+    with pytest.warns(UserWarning, match="dropped 1 comparisons"):  # the sample's empty answer
+        return load_hh_rlhf(DATA / "hh_rlhf_harmless_base_test_sample.jsonl.gz")
 
 
 @pytest.fixture(scope="module")
 def answer_lines():
     """The non-empty lines of 63 real arena-bench answers: more than 256 texts."""
-    answers = load_scored_responses(DATA / "arena_bench_v1_scored_sample.jsonl.gz")["response"]
+    with pytest.warns(UserWarning, match="dropped 1 responses"):
+        answers = load_scored_responses(DATA / "arena_bench_v1_scored_sample.jsonl.gz")["response"]
     return {"response": [line for answer in answers for line in answer.splitlines()
                          if line.strip()]}
 
