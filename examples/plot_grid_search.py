@@ -5,7 +5,7 @@ Searching reward models, annotation quality and pairing with GridSearchCV
 One :class:`~sklearn.model_selection.GridSearchCV` searches the reward
 objective (Bradley-Terry or classification), the annotation quality ``beta``
 and the pairing strategy, and scores every candidate by Best-of-N on held-out
-prompts: the search of ``DESIGN.md``. :class:`~skreward.SimulatedAnnotator`
+prompts: the search of the :ref:`evaluation` guide. :class:`~skreward.SimulatedAnnotator`
 simulates the annotations on each training fold; :class:`~skreward.BestOfNScorer`
 receives the test fold's prompt ids through scikit-learn's metadata routing.
 

@@ -1,4 +1,4 @@
-"""The DESIGN.md search: reward models x annotation quality x pairing, scored by Best-of-N."""
+"""The evaluation guide's search: reward models x annotation quality x pairing, scored by Best-of-N."""
 
 import numpy as np
 import pytest
