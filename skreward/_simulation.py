@@ -14,13 +14,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
-from sklearn.utils.metadata_routing import (MetadataRouter, MethodMapping, _routing_enabled,
-                                            process_routing)
-from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
+from sklearn.utils.metadata_routing import _routing_enabled, process_routing
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._links import LINKS
 from ._pair_sampling import PAIRINGS, draw_pairs
-from ._validation import check_groups, check_rewards, check_sample_weight
+from ._validation import (check_groups, check_rewards, check_sample_weight, fit_router,
+                          is_sample_aligned)
 from .metrics import prompt_spearman_score
 
 #: Constraints of the annotation settings: the one definition used by
@@ -323,9 +323,7 @@ class SimulatedAnnotator(MetaEstimatorMixin, BaseEstimator):
         -------
         routing : MetadataRouter
         """
-        return (MetadataRouter(owner=type(self).__name__).add_self_request(self)
-                .add(estimator=self.estimator,
-                     method_mapping=MethodMapping().add(caller="fit", callee="fit")))
+        return fit_router(self, consumes=True)
 
     def decision_function(self, X):
         """The learned reward of items.
@@ -390,8 +388,7 @@ class SimulatedAnnotator(MetaEstimatorMixin, BaseEstimator):
 
 def _per_comparison(name, value, pairs, n_items):
     """A per-item fit parameter as one value per comparison; others pass unchanged."""
-    if not hasattr(value, "__len__") or isinstance(value, (str, dict)) \
-            or _num_samples(value) != n_items:
+    if not is_sample_aligned(value, n_items):
         return value
     if name == "sample_weight":
         weights = check_sample_weight(value, n_items)[pairs]

@@ -7,7 +7,8 @@ them; these helpers wrap ``check_array`` and keep the same conventions.
 
 import numpy as np
 from sklearn.utils import check_array, column_or_1d
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping
+from sklearn.utils.validation import _check_sample_weight, _num_samples
 
 # float32 input stays float32 (no copy of large embeddings); anything else becomes float64.
 FLOATS = [np.float64, np.float32]
@@ -91,6 +92,24 @@ def check_width(X, n_features, estimator, input_name="X"):
             f"{input_name} has {X.shape[-1]} features, but {type(estimator).__name__} is "
             f"expecting {n_features} features as input."
         )
+
+
+def is_sample_aligned(value, n_rows):
+    """Whether a metadata value holds one entry per row (scikit-learn's searches slice those)."""
+    return (hasattr(value, "__len__") and not isinstance(value, (str, dict))
+            and _num_samples(value) == n_rows)
+
+
+def fit_router(meta_estimator, *, consumes=False):
+    """Routing of ``fit`` metadata to ``meta_estimator.estimator``'s ``fit``.
+
+    ``consumes``: the meta-estimator also requests metadata of its own.
+    """
+    router = MetadataRouter(owner=type(meta_estimator).__name__)
+    if consumes:
+        router.add_self_request(meta_estimator)
+    return router.add(estimator=meta_estimator.estimator,
+                      method_mapping=MethodMapping().add(caller="fit", callee="fit"))
 
 
 def check_items(X, *, n_features=None, estimator=None, input_name="X"):

@@ -6,14 +6,13 @@ import numpy as np
 from scipy.special import logit
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone, is_regressor
 from sklearn.utils._param_validation import HasMethods, StrOptions
-from sklearn.utils.metadata_routing import (MetadataRouter, MethodMapping, _routing_enabled,
-                                            process_routing)
+from sklearn.utils.metadata_routing import _routing_enabled, process_routing
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import _num_samples, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import RewardModelMixin
 from ._pairwise import PairwiseTransformer
-from .._validation import check_comparisons, check_items
+from .._validation import check_comparisons, check_items, fit_router, is_sample_aligned
 
 _EPS = 1e-7  # clip probabilities so that their logit stays finite
 
@@ -31,8 +30,7 @@ def _per_row(value, n_pairs):
     Other values (not one per comparison) pass unchanged, as scikit-learn's
     searches treat metadata that is not sample-aligned.
     """
-    if hasattr(value, "__len__") and not isinstance(value, (str, dict)) \
-            and _num_samples(value) == n_pairs:
+    if is_sample_aligned(value, n_pairs):
         return np.concatenate([np.asarray(value)] * 2)
     return value
 
@@ -147,8 +145,7 @@ default="auto"
         -------
         routing : MetadataRouter
         """
-        return MetadataRouter(owner=type(self).__name__).add(
-            estimator=self.estimator, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+        return fit_router(self)
 
     def decision_function(self, X):
         """The reward of items: the classifier's logit of being preferred.

@@ -7,12 +7,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.metadata_routing import (MetadataRouter, MethodMapping, _routing_enabled,
-                                            process_routing)
+from sklearn.utils.metadata_routing import _routing_enabled, process_routing
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import RewardModelMixin
-from .._validation import check_comparisons, check_items, check_sample_weight
+from .._validation import check_comparisons, check_items, check_sample_weight, fit_router
 
 
 class LengthControlledReward(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
@@ -173,9 +172,7 @@ class LengthControlledReward(RewardModelMixin, MetaEstimatorMixin, BaseEstimator
         -------
         routing : MetadataRouter
         """
-        return (MetadataRouter(owner=type(self).__name__).add_self_request(self)
-                .add(estimator=self.estimator,
-                     method_mapping=MethodMapping().add(caller="fit", callee="fit")))
+        return fit_router(self, consumes=True)
 
     def decision_function(self, X):
         """The length-controlled reward of items.
