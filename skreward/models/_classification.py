@@ -1,9 +1,6 @@
 """The classification reward model: any binary classifier's logit as the reward."""
 
-import inspect
-
 import numpy as np
-from scipy.special import logit
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone, is_regressor
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metadata_routing import _routing_enabled, process_routing
@@ -11,17 +8,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import RewardModelMixin
+from ._logit import RESPONSE_METHODS, check_logit_readable, estimator_has, read_logit
 from ._pairwise import PairwiseTransformer
 from .._validation import check_comparisons, check_items, fit_router, is_sample_aligned
-
-_EPS = 1e-7  # clip probabilities so that their logit stays finite
-
-
-def _estimator_has(attr):
-    def check(self):
-        getattr(self.estimator_ if hasattr(self, "estimator_") else self.estimator, attr)
-        return True
-    return check
 
 
 def _per_row(value, n_pairs):
@@ -33,12 +22,6 @@ def _per_row(value, n_pairs):
     if is_sample_aligned(value, n_pairs):
         return np.concatenate([np.asarray(value)] * 2)
     return value
-
-
-def _has_raw_score(estimator):
-    """LightGBM's ``predict(..., raw_score=True)`` returns the exact logit."""
-    predict = getattr(estimator, "predict", None)
-    return predict is not None and "raw_score" in inspect.signature(predict).parameters
 
 
 class OrderConsistentClassifier(RewardModelMixin, ClassifierMixin, MetaEstimatorMixin,
@@ -90,8 +73,7 @@ default="auto"
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit"])],
-        "response_method": [StrOptions({"auto", "decision_function", "raw_score",
-                                        "predict_proba"})],
+        "response_method": [StrOptions(RESPONSE_METHODS)],
     }
 
     def __init__(self, estimator, *, response_method="auto"):
@@ -161,42 +143,12 @@ default="auto"
         """
         check_is_fitted(self)
         X = check_items(X, n_features=self.n_features_in_, estimator=self)
-        method = self._resolved_response_method()
-        if method == "decision_function":
-            return np.asarray(self.estimator_.decision_function(X), dtype=np.float64).ravel()
-        if method == "raw_score":
-            return np.asarray(self.estimator_.predict(X, raw_score=True), dtype=np.float64).ravel()
-        winner = list(self.estimator_.classes_).index(1)
-        proba = self.estimator_.predict_proba(X)[:, winner]
-        return logit(np.clip(proba, _EPS, 1 - _EPS))
+        return read_logit(self.estimator_, X, self.response_method)
 
     def _check_response_method(self):
         """Refuse at fit a classifier whose reward :meth:`decision_function` could not read."""
-        method = self._resolved_response_method()
-        available = (_has_raw_score(self.estimator_) if method == "raw_score"
-                     else hasattr(self.estimator_, method))
-        if not available:
-            raise ValueError(
-                f"estimator {type(self.estimator).__name__} offers no way to read a logit with "
-                f"response_method={self.response_method!r}: it needs decision_function, "
-                "predict_proba or LightGBM's predict(raw_score=True). Use a binary classifier "
-                "that has one."
-            )
-        classes = getattr(self.estimator_, "classes_", None)
-        if method == "predict_proba" and (classes is None or 1 not in list(classes)):
-            raise ValueError(
-                f"estimator {type(self.estimator).__name__} must be a classifier with classes_ "
-                f"holding 1 (the winner) after fit; got classes_={classes!r}."
-            )
-
-    def _resolved_response_method(self):
-        if self.response_method != "auto":
-            return self.response_method
-        if hasattr(self.estimator_, "decision_function"):
-            return "decision_function"
-        if _has_raw_score(self.estimator_):
-            return "raw_score"
-        return "predict_proba"
+        check_logit_readable(self.estimator_, self.response_method,
+                             type(self.estimator).__name__)
 
     def predict(self, X):
         """Classify items as winners (1) or losers (0).
@@ -213,7 +165,7 @@ default="auto"
         check_is_fitted(self)
         return self.estimator_.predict(check_items(X, n_features=self.n_features_in_, estimator=self))
 
-    @available_if(_estimator_has("predict_proba"))
+    @available_if(estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Probability of each item being a loser (column 0) or a winner (column 1).
 
