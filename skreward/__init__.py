@@ -3,7 +3,7 @@
 from ._simulation import SimulatedAnnotator, SimulatedComparisons, simulate_comparisons
 from .metrics import BestOfNScorer
 from .models import (BTRegressor, LengthControlledReward, OrderConsistentClassifier,
-                     PairwiseTransformer, RewardMLP, RewardMLPClassifier)
+                     PairwiseTransformer, RewardEnsemble, RewardMLP, RewardMLPClassifier)
 from .text import EmbeddingCache, SentenceEmbedder, TextVectorizer
 
 __version__ = "0.1.0"
@@ -15,6 +15,7 @@ __all__ = [
     "LengthControlledReward",
     "OrderConsistentClassifier",
     "PairwiseTransformer",
+    "RewardEnsemble",
     "RewardMLP",
     "RewardMLPClassifier",
     "SentenceEmbedder",

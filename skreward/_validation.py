@@ -100,16 +100,23 @@ def is_sample_aligned(value, n_rows):
             and _num_samples(value) == n_rows)
 
 
-def fit_router(meta_estimator, *, consumes=False):
+def fit_router(meta_estimator, *, consumes=False, estimators=None):
     """Routing of ``fit`` metadata to ``meta_estimator.estimator``'s ``fit``.
 
     ``consumes``: the meta-estimator also requests metadata of its own.
+    ``estimators``: ``{name: estimator}`` to route to instead (several inner
+    estimators, e.g. a list of them); ``process_routing`` then returns the
+    metadata of each under its name.
     """
     router = MetadataRouter(owner=type(meta_estimator).__name__)
     if consumes:
         router.add_self_request(meta_estimator)
-    return router.add(estimator=meta_estimator.estimator,
-                      method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+    if estimators is None:
+        estimators = {"estimator": meta_estimator.estimator}
+    for name, estimator in estimators.items():
+        router.add(**{name: estimator},
+                   method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+    return router
 
 
 def check_items(X, *, n_features=None, estimator=None, input_name="X"):

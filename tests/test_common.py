@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 import skreward.utils.estimator_checks as skreward_checks
 from skreward import (BTRegressor, LengthControlledReward, OrderConsistentClassifier,
-                      PairwiseTransformer, RewardMLPClassifier, SentenceEmbedder,
+                      PairwiseTransformer, RewardEnsemble, RewardMLPClassifier, SentenceEmbedder,
                       SimulatedAnnotator, TextVectorizer)
 from skreward.utils.estimator_checks import (SKLEARN_CHECKS_REPLACED, check_reward_model,
                                              parametrize_with_checks)
@@ -94,6 +94,12 @@ ESTIMATORS = [
     TextVectorizer(make_pipeline(TfidfVectorizer(), TruncatedSVD(3, random_state=0))),
     RewardMLPClassifier(**TINY_NET),
     LengthControlledReward(OrderConsistentClassifier(LogisticRegression()), log_length=False),
+    RewardEnsemble(OrderConsistentClassifier(LogisticRegression()), n_estimators=3,
+                   aggregate="conservative"),
+    RewardEnsemble([OrderConsistentClassifier(LogisticRegression()),
+                    OrderConsistentClassifier(LogisticRegression(C=0.01))], n_estimators=None,
+                   aggregate="min"),
+    RewardEnsemble(BTRegressor(**TINY_NET), n_estimators=2),
 ]
 
 

@@ -5,6 +5,8 @@
   reward (CLF-LGB, CLF-MLP with :class:`RewardMLPClassifier`);
 * :class:`LengthControlledReward` - a reward model's reward with its log-length
   part removed;
+* :class:`RewardEnsemble` - several reward models as one, with their
+  disagreement as uncertainty;
 * :class:`PairwiseTransformer` - comparisons as rows for ordinary estimators;
 * :class:`RewardMLP` - the scoring network the neural models share.
 
@@ -13,6 +15,7 @@ Every name is also importable from :mod:`skreward`.
 
 from ._bt import BTRegressor
 from ._classification import OrderConsistentClassifier
+from ._ensemble import RewardEnsemble
 from ._length_control import LengthControlledReward
 from ._mlp_classifier import RewardMLPClassifier
 from ._modules import RewardMLP
@@ -23,6 +26,7 @@ __all__ = [
     "LengthControlledReward",
     "OrderConsistentClassifier",
     "PairwiseTransformer",
+    "RewardEnsemble",
     "RewardMLP",
     "RewardMLPClassifier",
 ]
