@@ -1,4 +1,4 @@
-"""SentenceEmbedder and EmbeddingCache on a handful of real HH-RLHF texts."""
+"""SentenceEmbedder on a handful of real HH-RLHF texts (the cache: tests/test_cache.py)."""
 
 import pickle
 from pathlib import Path
@@ -73,35 +73,6 @@ def test_long_responses_count_whole_with_long_text_mean(hh):
     np.testing.assert_allclose(np.linalg.norm(whole, axis=1), 1.0, rtol=1e-5)
 
 
-def test_cache_hit_returns_identical_arrays(hh, tmp_path):
-    first = SentenceEmbedder(cache=tmp_path).transform(hh)
-    entries = sorted(p for p in tmp_path.rglob("*") if p.is_file())
-    # 6 contexts and 12 responses, each embedded and stored once.
-    assert len(entries) == 18
-    second = SentenceEmbedder(cache=str(tmp_path)).transform(hh)  # a new process would do this
-    np.testing.assert_array_equal(second, first)
-    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == entries
-
-
-def test_corrupted_cache_entry_is_recomputed_never_returned(hh, tmp_path):
-    first = SentenceEmbedder(cache=tmp_path).transform(hh)
-    entries = sorted(p for p in tmp_path.rglob("*") if p.is_file())
-    for i, path in enumerate(entries):
-        data = bytearray(path.read_bytes())
-        if i % 3 == 0:
-            data[-4:] = b"\x00\x00\x80\x7f"  # a flipped value: checksum fails
-        elif i % 3 == 1:
-            data = data[: len(data) // 2]  # a write cut short
-        else:
-            data[:8] = b"garbage!"  # a foreign header
-        path.write_bytes(bytes(data))
-    again = SentenceEmbedder(cache=tmp_path).transform(hh)
-    np.testing.assert_allclose(again, first, atol=1e-5)
-    assert np.isfinite(again).all()
-    # The recomputed entries were rewritten and are valid again.
-    np.testing.assert_array_equal(SentenceEmbedder(cache=tmp_path).transform(hh), again)
-
-
 def test_clones_share_an_in_memory_cache_and_pickles_stay_small(hh, embedder):
     X = embedder.transform(hh)
     copy = clone(embedder)
@@ -167,21 +138,3 @@ def test_bad_input_is_a_clear_error_naming_the_column(X, match):
 def test_invalid_parameter_is_rejected():
     with pytest.raises(ValueError, match="combine"):
         SentenceEmbedder(combine="sum").fit({"prompt": ["a"], "response": ["b"]})
-
-
-def test_cache_survives_concurrent_writers_and_stray_temporary_files(tmp_path):
-    from concurrent.futures import ThreadPoolExecutor
-
-    keys = [f"text {i}" for i in range(50)]
-    vectors = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)
-
-    def write(_):
-        EmbeddingCache(tmp_path).put("model", keys, vectors)
-
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(write, range(8)))
-    (next(tmp_path.rglob("*")) / ".tmp-killed-mid-write").write_bytes(b"SKRWEMB1\x08")
-    found, missing = EmbeddingCache(tmp_path).get("model", keys)
-    assert not missing.any()
-    np.testing.assert_array_equal(np.stack(found), vectors)
-    assert EmbeddingCache(tmp_path).get("another model", keys[:1])[1].all()  # keyed by model

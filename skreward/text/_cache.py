@@ -1,25 +1,58 @@
-"""A cache of text embeddings, in memory and optionally on disk.
+"""A cache of text embeddings, in memory and optionally on disk in one SQLite file.
 
 Every entry is one vector, keyed by a hash of a namespace (the model's
-identity and the settings that change its vectors) and the text. On disk an
-entry is one small file, written to a temporary file and renamed into place
-(``os.replace`` is atomic), so two processes writing at once, or a run killed
-mid-write, never leave a half-written entry under its name. Each file carries
-a SHA-256 checksum of its key and vector; an entry that fails it (or has the
-wrong size or header) is treated as missing, so it is recomputed and
-rewritten, never returned.
+identity and the settings that change its vectors) and the text.
+
+Why SQLite (in WAL mode) rather than sharded arrays with an index: the cache
+must take entries a few hundred at a time, from several processes at once,
+and survive a writer killed at any moment. SQLite gives exactly that out of
+the box: a ``put`` is one transaction (all its entries or none), WAL mode
+lets readers run while one writer commits and makes other writers wait
+(``busy_timeout``) instead of failing, and a committed transaction survives
+the death of the process that wrote it (the next connection replays the
+write-ahead log). Sharded arrays would need their own append protocol, a lock
+file, an index rebuilt after a crash, and compaction of replaced entries;
+their only gain, reading a whole corpus as one memory map, is not how the
+embedders read (a few thousand keys at a time, in any order). The store is
+one file, ``embeddings.sqlite3`` (with SQLite's ``-wal`` and ``-shm``
+companions while it is open), instead of one file per vector.
+
+Each row holds the key (32 bytes), the vector (little-endian float32) and a
+SHA-256 checksum of the key and the vector. SQLite checks its own pages but
+not the bytes of a value, so a row that fails its checksum (or whose length
+is not whole float32s) is treated as missing, recomputed by the embedder and
+replaced, never returned. A database file that SQLite cannot read at all is
+reported once with a warning and treated as empty.
+
+Entries of the previous layout (one file per vector, under a folder per
+namespace, in the same directory) are read when a key is missing from the
+database, checked by their own checksum, and copied into it: an existing
+cache directory keeps working without recomputing anything. The old files
+are left in place (nothing else reads them); delete the 16-character
+sub-folders to reclaim their space.
 """
 
 import hashlib
 import os
+import sqlite3
 import struct
-import tempfile
+import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-_MAGIC = b"SKRWEMB1"
-_HEADER = struct.Struct("<8sI32s")  # magic, dimension, sha256(key + vector bytes)
+DATABASE = "embeddings.sqlite3"
+_SCHEMA = ("CREATE TABLE IF NOT EXISTS entries "
+           "(key BLOB PRIMARY KEY, vector BLOB NOT NULL, checksum BLOB NOT NULL)")
+_PAGE_SIZE = 16384  # ~10 rows of 384 float32 per page (4096 wastes a fifth of each page)
+_SELECT_BATCH = 500  # keys per SELECT: below every SQLite's limit on bound parameters
+_BUSY_TIMEOUT_MS = 600_000  # a writer waits this long for another one to commit
+_INHERITED = []  # connections of a parent process, never used nor closed after a fork
+
+# The previous layout: one file per entry, magic, dimension, sha256(key + vector bytes).
+_LEGACY_MAGIC = b"SKRWEMB1"
+_LEGACY_HEADER = struct.Struct("<8sI32s")
 
 
 def text_key(namespace, *parts):
@@ -32,27 +65,37 @@ def text_key(namespace, *parts):
 
 
 class EmbeddingCache:
-    """Embeddings of texts, kept in memory and, with a directory, on disk.
+    """Embeddings of texts, kept in memory or, with a directory, in a database on disk.
 
     Pass it (or just a directory) as the ``cache`` of
-    :class:`~skreward.SentenceEmbedder`: every distinct text is then embedded
-    once, across the fits of a grid search, the folds of a cross-validation
-    and, with a directory, across runs and processes. Entries are keyed by
-    the model's identity, the settings that change the vectors, and the text.
+    :class:`~skreward.SentenceEmbedder` or :class:`~skreward.LLMEmbedder`:
+    every distinct text is then embedded once, across the fits of a grid
+    search, the folds of a cross-validation and, with a directory, across
+    runs and processes. Entries are keyed by the model's identity, the
+    settings that change the vectors, and the text.
 
     Parameters
     ----------
     directory : str or path-like, default=None
-        Where entries are stored, one file each, under a sub-folder per model
-        and settings. ``None`` keeps them in memory only.
+        Where entries are stored: one SQLite database, ``embeddings.sqlite3``,
+        in this folder (created if needed), shared by every model and
+        setting. ``None`` keeps entries in memory only.
 
     Notes
     -----
-    Disk writes are atomic (a temporary file renamed into place), so
-    concurrent processes and interrupted runs are safe; each entry carries a
-    SHA-256 checksum, and an entry that fails it is recomputed, never
-    returned. Copies of the cache (``copy.deepcopy``, as :func:`sklearn.clone`
-    makes of parameters) share its entries; a pickled cache keeps only its
+    On disk, each :meth:`put` is one transaction: its entries are all stored
+    or, if the process dies first, none are; entries committed before stay
+    readable. Several processes may read and write one directory at once (a
+    writer waits for another to finish). Each entry carries a SHA-256
+    checksum, and an entry that fails it is reported missing, so the embedder
+    recomputes and replaces it; it is never returned. Entries on disk are not
+    also kept in memory, so a cache can hold a corpus larger than memory.
+    Entries of the one-file-per-vector layout of earlier versions are read
+    from the same directory and copied into the database when first looked
+    up.
+
+    Copies of the cache (``copy.deepcopy``, as :func:`sklearn.clone` makes of
+    parameters) share its entries; a pickled cache keeps only its
     ``directory``, not the entries held in memory.
 
     Examples
@@ -69,9 +112,13 @@ class EmbeddingCache:
     def __init__(self, directory=None):
         self.directory = directory
         self._memory = {}
+        self._lock = threading.Lock()
+        self._connection = None
+        self._pid = None
+        self._legacy = {}
+        self._broken = False
 
-    def _path(self, namespace, key):
-        return Path(self.directory) / hashlib.sha256(namespace.encode()).hexdigest()[:16] / key[:2] / key
+    # -- public interface ----------------------------------------------------------
 
     def get(self, namespace, keys):
         """Look entries up.
@@ -86,20 +133,21 @@ class EmbeddingCache:
         Returns
         -------
         vectors : list
-            The vector of every entry found, ``None`` where missing.
+            The vector of every entry found (read-only float32), ``None``
+            where missing.
         missing : ndarray of shape (len(keys),) of bool
             Which entries were not found (or failed their checksum).
         """
-        keys = _check_keys(namespace, keys)
-        vectors = []
-        for text in keys:
-            key = text_key(namespace, text)
-            vector = self._memory.get(key)
-            if vector is None and self.directory is not None:
-                vector = _read_entry(self._path(namespace, key), key)
-                if vector is not None:
-                    self._memory[key] = vector
-            vectors.append(vector)
+        keys = [text_key(namespace, text) for text in _check_keys(namespace, keys)]
+        if self.directory is None:
+            vectors = [self._memory.get(key) for key in keys]
+        else:
+            found = self._select(keys)
+            vectors = [found.get(key) for key in keys]
+            absent = sorted({k for k, v in zip(keys, vectors) if v is None})
+            if absent:
+                found.update(self._read_legacy(namespace, absent))
+                vectors = [found.get(key) for key in keys]
         return vectors, np.array([v is None for v in vectors], dtype=bool)
 
     def put(self, namespace, keys, vectors):
@@ -112,7 +160,8 @@ class EmbeddingCache:
         keys : sequence of str
             Texts (or precomputed keys), one per row of ``vectors``.
         vectors : ndarray of shape (len(keys), dim)
-            Their embeddings, stored as float32.
+            Their embeddings, stored as float32. On disk, all of them are
+            stored in one transaction.
         """
         keys = _check_keys(namespace, keys)
         vectors = np.asarray(vectors, dtype=np.float32)
@@ -121,17 +170,122 @@ class EmbeddingCache:
                 f"vectors must be of shape (len(keys), dim) = ({len(keys)}, dim), one row per "
                 f"key; got shape {vectors.shape}."
             )
-        for text, vector in zip(keys, vectors):
-            key = text_key(namespace, text)
-            vector = vector.copy()
-            vector.flags.writeable = False
-            self._memory[key] = vector
-            if self.directory is not None:
-                _write_entry(self._path(namespace, key), key, vector)
+        keys = [text_key(namespace, text) for text in keys]
+        if self.directory is None:
+            for key, vector in zip(keys, vectors):
+                vector = vector.copy()
+                vector.flags.writeable = False
+                self._memory[key] = vector
+        elif keys:
+            self._insert(keys, np.ascontiguousarray(vectors, dtype="<f4"))
 
     def clear_memory(self):
         """Forget the entries held in memory (those on disk stay)."""
         self._memory.clear()
+
+    def close(self):
+        """Close the database connection (a later call opens a new one)."""
+        with self._lock:
+            if self._connection is not None and self._pid == os.getpid():
+                self._connection.close()
+            self._connection = None
+
+    # -- the database --------------------------------------------------------------
+
+    def _connect(self):
+        """This process's connection, opened (and the schema created) on first use."""
+        if self._connection is not None and self._pid == os.getpid():
+            return self._connection
+        if self._connection is not None:  # inherited through fork: SQLite forbids reusing it
+            _INHERITED.append(self._connection)
+        folder = Path(self.directory).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(folder / DATABASE, timeout=_BUSY_TIMEOUT_MS / 1000,
+                                     isolation_level=None, check_same_thread=False)
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            connection.execute(f"PRAGMA page_size = {_PAGE_SIZE}")  # only before the first table
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")  # commits survive a killed process
+            connection.execute(_SCHEMA)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection, self._pid = connection, os.getpid()
+        return connection
+
+    def _run(self, action, what):
+        """``action(connection)`` under the lock; an unreadable database warns once."""
+        with self._lock:
+            try:
+                return action(self._connect())
+            except sqlite3.DatabaseError as err:
+                if not self._broken:
+                    self._broken = True
+                    warnings.warn(
+                        f"EmbeddingCache: the database {Path(self.directory) / DATABASE} "
+                        f"cannot be {what} ({type(err).__name__}: {err}); its entries are "
+                        "treated as missing and recomputed. Delete the file to start afresh.",
+                        RuntimeWarning, stacklevel=4)
+                return None
+
+    def _select(self, keys):
+        """{hex key: vector} of the entries found intact."""
+        unique = sorted(set(keys))
+
+        def select(connection):
+            rows = []
+            for start in range(0, len(unique), _SELECT_BATCH):
+                batch = [bytes.fromhex(k) for k in unique[start:start + _SELECT_BATCH]]
+                rows += connection.execute(
+                    "SELECT key, vector, checksum FROM entries WHERE key IN "
+                    f"({','.join('?' * len(batch))})", batch).fetchall()
+            return rows
+
+        found = {}
+        for key, payload, checksum in self._run(select, "read") or []:
+            key = key.hex()
+            if len(payload) % 4 == 0 and len(payload) and _checksum(key, payload) == checksum:
+                found[key] = np.frombuffer(payload, dtype="<f4")
+        return found
+
+    def _insert(self, keys, vectors):
+        rows = []
+        for key, vector in zip(keys, vectors):
+            payload = vector.tobytes()
+            rows.append((bytes.fromhex(key), payload, _checksum(key, payload)))
+
+        def insert(connection):
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.executemany(
+                    "INSERT OR REPLACE INTO entries (key, vector, checksum) VALUES (?, ?, ?)",
+                    rows)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+        self._run(insert, "written")
+
+    def _read_legacy(self, namespace, keys):
+        """Entries of the one-file-per-vector layout, copied into the database."""
+        folder = self._legacy.get(namespace)
+        if folder is None:
+            name = hashlib.sha256(namespace.encode()).hexdigest()[:16]
+            folder = self._legacy[namespace] = Path(self.directory).expanduser() / name
+        if not folder.is_dir():
+            return {}
+        found = {}
+        for key in keys:
+            vector = _read_legacy_entry(folder / key[:2] / key, key)
+            if vector is not None:
+                found[key] = vector
+        if found:
+            self._insert(list(found), np.stack(list(found.values())))
+        return found
+
+    # -- copies and pickles ------------------------------------------------------------
 
     def __deepcopy__(self, memo):
         return self  # a cache is shared, like a handle: clones of an estimator use one cache
@@ -140,8 +294,7 @@ class EmbeddingCache:
         return {"directory": self.directory}
 
     def __setstate__(self, state):
-        self.directory = state["directory"]
-        self._memory = {}
+        self.__init__(state["directory"])
 
     def __repr__(self):
         return f"EmbeddingCache(directory={self.directory!r})"
@@ -168,35 +321,16 @@ def _checksum(key, payload):
     return hashlib.sha256(key.encode() + payload).digest()
 
 
-def _read_entry(path, key):
-    """The vector stored at ``path``, or None if it is missing, truncated or corrupt."""
+def _read_legacy_entry(path, key):
+    """The vector of an old-layout file, or None if it is missing, truncated or corrupt."""
     try:
         data = path.read_bytes()
     except OSError:
         return None
-    if len(data) < _HEADER.size:
+    if len(data) < _LEGACY_HEADER.size:
         return None
-    magic, dim, checksum = _HEADER.unpack_from(data)
-    payload = data[_HEADER.size:]
-    if magic != _MAGIC or len(payload) != 4 * dim or _checksum(key, payload) != checksum:
+    magic, dim, checksum = _LEGACY_HEADER.unpack_from(data)
+    payload = data[_LEGACY_HEADER.size:]
+    if magic != _LEGACY_MAGIC or len(payload) != 4 * dim or _checksum(key, payload) != checksum:
         return None
-    vector = np.frombuffer(payload, dtype="<f4")
-    return vector
-
-
-def _write_entry(path, key, vector):
-    """Write atomically: a temporary file in the same folder, renamed into place."""
-    payload = np.ascontiguousarray(vector, dtype="<f4").tobytes()
-    data = _HEADER.pack(_MAGIC, len(vector), _checksum(key, payload)) + payload
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    return np.frombuffer(payload, dtype="<f4")
