@@ -1,7 +1,10 @@
 """skreward: reward models from preference comparisons, scikit-learn style."""
 
 from ._simulation import SimulatedAnnotator, SimulatedComparisons, simulate_comparisons
+from ._persistence import load, read_card, save, trusted_types
+from ._rerank import RerankResult, rerank, rerank_table, score_texts
 from .metrics import BestOfNScorer
+from .models import CalibratedReward
 from .models import (BTRegressor, LengthControlledReward, OrderConsistentClassifier,
                      PairwiseTransformer, RewardEnsemble, RewardMLP, RewardMLPClassifier)
 from .text import EmbeddingCache, SentenceEmbedder, TextVectorizer
@@ -11,10 +14,12 @@ __version__ = "0.1.0"
 __all__ = [
     "BTRegressor",
     "BestOfNScorer",
+    "CalibratedReward",
     "EmbeddingCache",
     "LengthControlledReward",
     "OrderConsistentClassifier",
     "PairwiseTransformer",
+    "RerankResult",
     "RewardEnsemble",
     "RewardMLP",
     "RewardMLPClassifier",
@@ -22,5 +27,12 @@ __all__ = [
     "SimulatedAnnotator",
     "SimulatedComparisons",
     "TextVectorizer",
+    "load",
+    "read_card",
+    "rerank",
+    "rerank_table",
+    "save",
+    "score_texts",
     "simulate_comparisons",
+    "trusted_types",
 ]

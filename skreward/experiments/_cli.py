@@ -1,4 +1,5 @@
-"""The ``skreward`` command: ``skreward run`` a grid, ``skreward report`` its results."""
+"""The ``skreward`` command: ``skreward run`` a grid, ``skreward report`` its results,
+``skreward serve`` a saved model."""
 
 import argparse
 import sys
@@ -31,7 +32,12 @@ def main(argv=None):
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     report = commands.add_parser("report", help="write report.md and figures from results.csv")
     report.add_argument("--output", default="skreward-results", help="results folder")
+    from ..serve import add_parser as add_serve_parser
+    add_serve_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        from ..serve import main as serve_main
+        return serve_main(args, parser)
 
     from . import findings, run_experiments, write_report
     from ._report import results_frame

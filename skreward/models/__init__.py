@@ -3,6 +3,8 @@
 * :class:`BTRegressor` - the Bradley-Terry model on a scoring network (BT-MLP);
 * :class:`OrderConsistentClassifier` - any binary classifier's logit as the
   reward (CLF-LGB, CLF-MLP with :class:`RewardMLPClassifier`);
+* :class:`CalibratedReward` - a reward model's reward normalised, or calibrated
+  to preference probabilities or golden rewards;
 * :class:`LengthControlledReward` - a reward model's reward with its log-length
   part removed;
 * :class:`RewardEnsemble` - several reward models as one, with their
@@ -14,6 +16,7 @@ Every name is also importable from :mod:`skreward`.
 """
 
 from ._bt import BTRegressor
+from ._calibration import CalibratedReward
 from ._classification import OrderConsistentClassifier
 from ._ensemble import RewardEnsemble
 from ._length_control import LengthControlledReward
@@ -23,6 +26,7 @@ from ._pairwise import PairwiseTransformer
 
 __all__ = [
     "BTRegressor",
+    "CalibratedReward",
     "LengthControlledReward",
     "OrderConsistentClassifier",
     "PairwiseTransformer",
