@@ -34,12 +34,7 @@ def main(argv=None):
     report.add_argument("--output", default="skreward-results", help="results folder")
     from ..serve import add_parser as add_serve_parser
     add_serve_parser(commands)
-    from ..serve import add_parser as add_serve_parser
-    add_serve_parser(commands)
     args = parser.parse_args(argv)
-    if args.command == "serve":
-        from ..serve import main as serve_main
-        return serve_main(args, parser)
     if args.command == "serve":
         from ..serve import main as serve_main
         return serve_main(args, parser)

@@ -5,8 +5,6 @@
   reward (CLF-LGB, CLF-MLP with :class:`RewardMLPClassifier`);
 * :class:`CalibratedReward` - a reward model's reward normalised, or calibrated
   to preference probabilities or golden rewards;
-* :class:`CalibratedReward` - a reward model's reward normalised, or calibrated
-  to preference probabilities or golden rewards;
 * :class:`LengthControlledReward` - a reward model's reward with its log-length
   part removed;
 * :class:`RewardEnsemble` - several reward models as one, with their
@@ -19,7 +17,6 @@ Every name is also importable from :mod:`skreward`.
 
 from ._bt import BTRegressor
 from ._calibration import CalibratedReward
-from ._calibration import CalibratedReward
 from ._classification import OrderConsistentClassifier
 from ._ensemble import RewardEnsemble
 from ._length_control import LengthControlledReward
@@ -29,7 +26,6 @@ from ._pairwise import PairwiseTransformer
 
 __all__ = [
     "BTRegressor",
-    "CalibratedReward",
     "CalibratedReward",
     "LengthControlledReward",
     "OrderConsistentClassifier",
