@@ -3,10 +3,7 @@
 from ._simulation import SimulatedAnnotator, SimulatedComparisons, simulate_comparisons
 from ._persistence import load, read_card, save, trusted_types
 from ._rerank import RerankResult, rerank, rerank_table, score_texts
-from ._persistence import load, read_card, save, trusted_types
-from ._rerank import RerankResult, rerank, rerank_table, score_texts
 from .metrics import BestOfNScorer
-from .models import CalibratedReward
 from .models import CalibratedReward
 from .models import (BTRegressor, LengthControlledReward, OrderConsistentClassifier,
                      PairwiseTransformer, RewardEnsemble, RewardMLP, RewardMLPClassifier)
@@ -18,13 +15,11 @@ __all__ = [
     "BTRegressor",
     "BestOfNScorer",
     "CalibratedReward",
-    "CalibratedReward",
     "EmbeddingCache",
     "LLMEmbedder",
     "LengthControlledReward",
     "OrderConsistentClassifier",
     "PairwiseTransformer",
-    "RerankResult",
     "RerankResult",
     "RewardEnsemble",
     "RewardMLP",
@@ -39,13 +34,6 @@ __all__ = [
     "rerank_table",
     "save",
     "score_texts",
-    "load",
-    "read_card",
-    "rerank",
-    "rerank_table",
-    "save",
-    "score_texts",
     "simulate_comparisons",
-    "trusted_types",
     "trusted_types",
 ]
