@@ -114,7 +114,7 @@ API_MODULES = {
         ("Simulated annotation", ["SimulatedAnnotator", "simulate_comparisons",
                                   "SimulatedComparisons"]),
         ("Model selection", ["BestOfNScorer"]),
-        ("Text", ["SentenceEmbedder", "TextVectorizer", "EmbeddingCache"]),
+        ("Text", ["SentenceEmbedder", "LLMEmbedder", "TextVectorizer", "EmbeddingCache"]),
     ],
     # The documented homes of the reward models and the text front ends: their objects
     # are documented once, above, and listed under "Also here".
