@@ -160,6 +160,16 @@ def test_cache_embeds_each_text_once_keyed_by_model_and_settings(folder, tmp_pat
     assert "pooling=last" in namespace and "dtype=torch.float32" in namespace
 
 
+def test_torch_dtype_loads_the_weights_in_that_dtype(folder):
+    auto = LLMEmbedder(folder, device="cpu")  # "auto" on a CPU: float32
+    half = LLMEmbedder(folder, device="cpu", torch_dtype="bfloat16")
+    X, Y = auto.transform(TRIPLES), half.transform(TRIPLES)
+    assert next(half._load()[0].parameters()).dtype == torch.bfloat16
+    assert Y.dtype == np.float32 and "dtype=torch.bfloat16" in half._namespace()
+    assert "dtype=torch.float32" in auto._namespace()
+    np.testing.assert_allclose(Y, X, atol=0.15)  # bfloat16 keeps about 3 digits
+
+
 def test_a_loaded_model_is_fingerprinted_by_its_weights(loaded):
     model, tokenizer = loaded
     cache = EmbeddingCache()

@@ -89,8 +89,8 @@ def load(model, tokenizer, *, device, torch_dtype, quiet):
         hf_logging.set_verbosity_error()  # the load report of a head-less base model
         hf_logging.disable_progress_bar()
     try:
-        module = AutoModel.from_pretrained(where, dtype=resolve_dtype(torch_dtype, resolved),
-                                           local_files_only=True)
+        module = AutoModel.from_pretrained(where, local_files_only=True,
+                                           **_dtype_argument(resolve_dtype(torch_dtype, resolved)))
         if tokenizer is None:
             tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=True)
     except (OSError, ValueError) as err:
@@ -106,6 +106,16 @@ def load(model, tokenizer, *, device, torch_dtype, quiet):
     module.to(resolved)
     module.eval()
     return module, tokenizer, resolved
+
+
+def _dtype_argument(dtype):
+    """``from_pretrained``'s dtype keyword: ``dtype`` since transformers 4.56, ``torch_dtype``
+    before."""
+    import transformers
+    from packaging.version import Version
+
+    new = Version(transformers.__version__).release >= (4, 56)
+    return {"dtype" if new else "torch_dtype": dtype}
 
 
 def model_identity(model, tokenizer):
