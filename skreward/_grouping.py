@@ -33,12 +33,26 @@ def group_slots(groups):
     >>> row.tolist(), column.tolist(), sizes.tolist()
     ([1, 0, 1, 1], [0, 0, 1, 2], [1, 3])
     """
+    groups = np.asarray(groups)
+    starts, sizes = _sorted_groups(groups)
+    if sizes is not None:  # already sorted: no sort
+        row = np.repeat(np.arange(len(sizes)), sizes)
+        return row, np.arange(len(groups)) - np.repeat(starts, sizes), sizes
     _, row, sizes = np.unique(groups, return_inverse=True, return_counts=True)
     row = row.ravel()
     by_group = np.argsort(row, kind="stable")
     column = np.empty(len(row), dtype=np.int64)
     column[by_group] = np.arange(len(row)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     return row, column, sizes
+
+
+def _sorted_groups(groups):
+    """First index and size of every group if ``groups`` is sorted (the usual layout), else None."""
+    if not (groups.ndim == 1 and len(groups) and groups.dtype.kind in "biuUS"
+            and np.all(groups[1:] >= groups[:-1])):
+        return None, None
+    starts = np.concatenate([[0], np.flatnonzero(groups[1:] != groups[:-1]) + 1])
+    return starts, np.diff(np.concatenate([starts, [len(groups)]]))
 
 
 def padded_table(groups, *values, fill):
@@ -70,6 +84,9 @@ def padded_table(groups, *values, fill):
     >>> table.tolist(), sizes.tolist()
     ([[2.0, nan], [1.0, 3.0]], [1, 2])
     """
+    _, sizes = _sorted_groups(np.asarray(groups))
+    if sizes is not None and sizes.min() == sizes.max():  # equal groups in order: reshape
+        return (*(np.array(value).reshape(len(sizes), -1) for value in values), sizes)
     row, column, sizes = group_slots(groups)
     tables = []
     for value in values:

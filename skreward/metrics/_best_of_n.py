@@ -1,8 +1,10 @@
 """Best-of-N: pick the highest-reward candidate of each prompt, judge it by the golden reward.
 
 Everything is vectorised over prompts: candidates are laid out in a padded
-``(n_prompts, max_candidates)`` table, random candidate subsets are drawn for
-all prompts and repeats at once.
+``(n_prompts, max_candidates)`` table. By default the expectation over
+uniformly random n-candidate subsets is computed exactly, in closed form
+(``_best_of_n_exact.py``); with ``n_repeats`` set, random subsets are drawn
+for all prompts and repeats at once instead.
 """
 
 import numbers
@@ -14,15 +16,17 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from .._grouping import padded_table
 from .._validation import check_groups, check_rewards
+from ._best_of_n_exact import (best_first, expected_picks, row_means, sorted_by_score,
+                               within_prompt_quantile)
 
-METRICS = ("improvement", "golden", "oracle_fraction")
+METRICS = ("improvement", "golden", "oracle_fraction", "quantile")
 
 #: Constraints of the Best-of-N settings: the one definition used by the functions below
 #: (each checks those of its own arguments) and by :class:`BestOfNScorer`.
 BEST_OF_N_CONSTRAINTS = {
     "n": [Interval(numbers.Integral, 1, None, closed="left"), None],
     "metric": [StrOptions(set(METRICS))],
-    "n_repeats": [Interval(numbers.Integral, 1, None, closed="left")],
+    "n_repeats": [Interval(numbers.Integral, 1, None, closed="left"), None],
     "random_state": ["random_state"],
 }
 _ITEMS = {"y_true": ["array-like"], "y_score": ["array-like"], "groups": ["array-like", None]}
@@ -59,47 +63,104 @@ def check_ns(ns, input_name="ns"):
     return array
 
 
-def _subsets(counts, n, n_repeats, rng, input_name="n"):
-    """Indices (n_repeats, n_prompts, n) of random n-candidate subsets of each prompt."""
+def _check_n(counts, n, input_name="n"):
     if n > counts.min():
         where = "" if input_name == "n" else f"{input_name}: "
         raise ValueError(
             f"{where}n={n} is larger than the candidates of some prompts (the smallest "
             f"prompt has {counts.min()}); use n <= {counts.min()} or drop those prompts."
         )
+
+
+def _subsets(counts, n, n_repeats, rng, input_name="n"):
+    """Indices (n_repeats, n_prompts, n) of random n-candidate subsets of each prompt."""
+    _check_n(counts, n, input_name)
     keys = rng.random((n_repeats, len(counts), counts.max()))
     keys[:, np.arange(counts.max()) >= counts[:, None]] = np.inf  # never pick padding
     return np.argpartition(keys, n - 1, axis=-1)[..., :n] if n < counts.max() else np.argsort(keys, axis=-1)
 
 
-def _best_of_n(golden, score, idx):
-    """Golden reward of the pick, mean candidate and oracle, per (repeat, prompt)."""
-    g = np.take_along_axis(np.broadcast_to(golden, idx.shape[:2] + golden.shape[1:]), idx, -1)
-    s = np.take_along_axis(np.broadcast_to(score, g.shape[:2] + score.shape[1:]), idx, -1)
+def _sampled(golden, score, quantile, idx, rng):
+    """Golden reward and quantile of the pick, mean candidate and oracle, per (repeat, prompt).
+
+    Of candidates tied for the highest ``score`` in a subset, one is picked at random.
+    """
+    shape = idx.shape[:2] + golden.shape[1:]
+    g = np.take_along_axis(np.broadcast_to(golden, shape), idx, -1)
+    s = np.take_along_axis(np.broadcast_to(score, shape), idx, -1)
     valid = ~np.isnan(g)
-    pick = np.take_along_axis(g, np.nanargmax(np.where(valid, s, -np.inf), -1)[..., None], -1)[..., 0]
-    mean = np.nanmean(g, -1)
-    return pick, mean, np.nanmax(g, -1)
+    s = np.where(valid, s, -np.inf)
+    best = s == s.max(-1, keepdims=True)
+    if np.any(best.sum(-1) > 1):
+        best = np.where(best, rng.random(best.shape), -1.0)
+    choice = np.argmax(best, -1)[..., None]
+    pick = np.take_along_axis(g, choice, -1)[..., 0]
+    q = (np.nan if quantile is None else np.take_along_axis(
+        np.take_along_axis(np.broadcast_to(quantile, shape), idx, -1), choice, -1)[..., 0])
+    return pick, np.nanmean(g, -1), np.nanmax(g, -1), q
 
 
-def _summary(pick, mean, oracle):
-    oracle_gain = np.mean(oracle - mean)
-    return Bunch(
-        golden=float(np.mean(pick)),
-        improvement=float(np.mean(pick - mean)),
-        oracle_improvement=float(oracle_gain),
-        oracle_fraction=float(np.mean(pick - mean) / oracle_gain) if oracle_gain > 0 else np.nan,
-    )
+def _exact(golden, score, counts, ns, quantile):
+    """Expected golden reward and quantile of the pick, mean candidate and oracle, per N.
+
+    Each is averaged over prompts, as an array of shape (1, n_ns). ``ns``
+    None: each prompt's own candidates, all of them (the argmax pick).
+    """
+    tables = [golden] if quantile is None else [golden, quantile]
+    picks = expected_picks(counts, ns, *sorted_by_score(score, counts, *tables),
+                           best_first(golden, counts))
+    picks = [pick[None] for pick in picks]
+    mean = np.mean(row_means(golden, counts))
+    if ns is not None:  # Best-of-1 is a random candidate: exactly the mean, no rounding
+        picks[0][:, ns == 1] = picks[-1][:, ns == 1] = mean
+    return picks[0], mean, picks[-1], (np.nan if quantile is None else picks[1])
+
+
+def _summary(pick, mean, oracle, quantile, axis=None):
+    """Means over prompts (and repeats): floats, or one value per N with ``axis=0``."""
+    def average(value):
+        value = np.mean(value, axis=axis)
+        return float(value) if axis is None else value
+
+    gain, oracle_gain = average(pick - mean), average(oracle - mean)
+    # An oracle gain within rounding of 0 (golden reward constant within every prompt) is 0.
+    defined = oracle_gain > 1e-12 * (np.max(np.abs(mean)) + np.max(np.abs(oracle)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = np.where(defined, gain / np.where(defined, oracle_gain, 1), np.nan)
+    return Bunch(golden=average(pick), improvement=gain, oracle_improvement=oracle_gain,
+                 oracle_fraction=float(fraction) if axis is None else fraction,
+                 quantile=average(np.broadcast_to(quantile, np.shape(pick))))
+
+
+def _report(y_true, y_score, groups, n, n_repeats, random_state, quantile=True):
+    golden, score, counts = _check_candidates(*_padded_table(y_true, y_score, groups))
+    quantile = within_prompt_quantile(golden, counts) if quantile else None
+    if n is None or n_repeats is None:
+        if n is not None:
+            _check_n(counts, int(n))
+        values = _exact(golden, score, counts, None if n is None else np.array([int(n)]),
+                        quantile)
+    else:
+        rng = check_random_state(random_state)
+        values = _sampled(golden, score, quantile, _subsets(counts, int(n), n_repeats, rng), rng)
+    return _summary(*values)
 
 
 @validate_params({**_ITEMS, **BEST_OF_N_CONSTRAINTS}, prefer_skip_nested_validation=True)
 def best_of_n_score(y_true, y_score, groups, *, n=None, metric="improvement",
-                    n_repeats=20, random_state=None):
+                    n_repeats=None, random_state=None):
     """Best-of-N quality of a reward on prompts with golden rewards.
 
     For each prompt, the candidate with the highest ``y_score`` is picked and
-    judged by its golden reward ``y_true``. With ``n`` set, each prompt draws
-    ``n_repeats`` random subsets of ``n`` candidates (the paper's protocol).
+    judged by its golden reward ``y_true``. With ``n`` set, the pick is made
+    among a uniformly random subset of ``n`` of the prompt's candidates (the
+    paper's protocol), and the score is its expectation over all such
+    subsets, computed exactly: sorted by ``y_score``, the ``i``-th best of
+    ``K`` candidates is the pick with probability ``C(K-i, n-1) / C(K, n)``.
+    Candidates tied for the highest ``y_score`` are picked uniformly at
+    random (in expectation: their golden rewards are averaged). With
+    ``n_repeats`` set, the expectation is estimated from that many random
+    subsets per prompt instead (Monte Carlo).
 
     Parameters
     ----------
@@ -110,23 +171,31 @@ def best_of_n_score(y_true, y_score, groups, *, n=None, metric="improvement",
     groups : array-like of shape (n_items,)
         Prompt id of every candidate.
     n : int, default=None
-        Candidates per draw. ``None`` uses all candidates of each prompt once.
-    metric : {"improvement", "golden", "oracle_fraction"}, default="improvement"
+        Candidates per subset; at most the candidates of the smallest
+        prompt. ``None`` uses all candidates of each prompt.
+    metric : {"improvement", "golden", "oracle_fraction", "quantile"}, \
+            default="improvement"
         ``"improvement"``: golden reward of the pick minus the mean golden
         reward of the candidates (the paper's golden reward improvement).
         ``"golden"``: golden reward of the pick. ``"oracle_fraction"``: the
         improvement divided by the improvement of the golden reward's own
         pick (ratio of means over prompts; NaN if the golden reward is
-        constant within every prompt).
-    n_repeats : int, default=20
-        Random subsets per prompt when ``n`` is set.
+        constant within every prompt). ``"quantile"``: the fraction of the
+        prompt's candidates (all of them, not only the subset's) whose golden
+        reward is at most the pick's, as Sun et al. report it (1: the pick is
+        the prompt's best candidate).
+    n_repeats : int, default=None
+        ``None``: the exact expectation over random subsets. An int: the mean
+        over that many random subsets per prompt (Monte Carlo; the variance
+        across subsets is then visible by varying ``random_state``).
     random_state : int, RandomState instance or None, default=None
-        Seeds the candidate subsets.
+        Seeds the random subsets (``n_repeats`` set) and the choice among
+        candidates tied in a subset; unused by the exact expectation.
 
     Returns
     -------
     score : float
-        Averaged over prompts and repeats; higher is better.
+        Averaged over prompts (and repeats); higher is better.
 
     Examples
     --------
@@ -138,22 +207,28 @@ def best_of_n_score(y_true, y_score, groups, *, n=None, metric="improvement",
     2.0
     >>> best_of_n_score(golden, reward, groups, metric="oracle_fraction")
     1.0
+    >>> best_of_n_score(golden, reward, groups, n=2, metric="golden")  # exact expectation
+    3.0
+    >>> best_of_n_score(golden, reward, groups, metric="quantile")
+    1.0
     """
-    return best_of_n_report(y_true, y_score, groups, n=n, n_repeats=n_repeats,
-                            random_state=random_state)[metric]
+    return _report(y_true, y_score, groups, n, n_repeats, random_state,
+                   quantile=metric == "quantile")[metric]
 
 
 @validate_params({**_ITEMS, **BEST_OF_N_CONSTRAINTS}, prefer_skip_nested_validation=True)
-def best_of_n_report(y_true, y_score, groups, *, n=None, n_repeats=20, random_state=None):
-    """All Best-of-N numbers at once: golden reward of the pick, improvement, oracle.
+def best_of_n_report(y_true, y_score, groups, *, n=None, n_repeats=None, random_state=None):
+    """All Best-of-N numbers at once: golden reward and quantile of the pick, improvement, oracle.
 
-    Parameters are those of :func:`best_of_n_score`.
+    Parameters are those of :func:`best_of_n_score`; by default the exact
+    expectation over random subsets of ``n`` candidates.
 
     Returns
     -------
     report : Bunch
         ``golden``, ``improvement``, ``oracle_improvement`` (the golden
-        reward's own pick over the mean candidate) and ``oracle_fraction``.
+        reward's own pick over the mean candidate), ``oracle_fraction`` and
+        ``quantile``.
 
     Examples
     --------
@@ -161,20 +236,19 @@ def best_of_n_report(y_true, y_score, groups, *, n=None, n_repeats=20, random_st
     >>> report = best_of_n_report([1.0, 3.0, 2.0], [0.1, 0.2, 0.9], [0, 0, 0])
     >>> report.golden, report.improvement, report.oracle_improvement, report.oracle_fraction
     (2.0, 0.0, 1.0, 0.0)
+    >>> round(report.quantile, 4)  # the pick, 2.0, is at least 2 of the 3 candidates
+    0.6667
     """
-    golden, score, counts = _check_candidates(*_padded_table(y_true, y_score, groups))
-    if n is None:
-        idx = np.broadcast_to(np.arange(golden.shape[1]), (1,) + golden.shape)
-    else:
-        idx = _subsets(counts, int(n), n_repeats, check_random_state(random_state))
-    return _summary(*_best_of_n(golden, score, idx))
+    return _report(y_true, y_score, groups, n, n_repeats, random_state)
 
 
 @validate_params({**_ITEMS, "ns": ["array-like"], **BEST_OF_N_CONSTRAINTS},
                  prefer_skip_nested_validation=True)
-def best_of_n_curve(y_true, y_score, groups, *, ns=(2, 4, 8, 16), n_repeats=100,
+def best_of_n_curve(y_true, y_score, groups, *, ns=(2, 4, 8, 16), n_repeats=None,
                     random_state=None):
-    """Best-of-N numbers for several N, each averaged over random candidate subsets.
+    """Best-of-N numbers for several N: the exact expectation over random subsets, or samples.
+
+    The exact curve sorts each prompt's candidates once for all N.
 
     Parameters
     ----------
@@ -182,16 +256,17 @@ def best_of_n_curve(y_true, y_score, groups, *, ns=(2, 4, 8, 16), n_repeats=100,
         As in :func:`best_of_n_score`.
     ns : sequence of int, default=(2, 4, 8, 16)
         The values of N; each must be at most the smallest prompt's candidates.
-    n_repeats : int, default=100
-        Random subsets per prompt and N (the paper uses 100).
+    n_repeats : int, default=None
+        ``None``: the exact expectation over random subsets. An int: the mean
+        over that many random subsets per prompt and N (the paper draws 100).
     random_state : int, RandomState instance or None, default=None
-        Seeds the candidate subsets.
+        Seeds the random subsets; unused by the exact expectation.
 
     Returns
     -------
     curve : Bunch
         ``n`` and, per N, arrays ``golden``, ``improvement``,
-        ``oracle_improvement`` and ``oracle_fraction``.
+        ``oracle_improvement``, ``oracle_fraction`` and ``quantile``.
 
     Examples
     --------
@@ -200,14 +275,20 @@ def best_of_n_curve(y_true, y_score, groups, *, ns=(2, 4, 8, 16), n_repeats=100,
     >>> rng = np.random.default_rng(0)
     >>> golden = rng.normal(size=400)
     >>> groups = np.repeat(np.arange(20), 20)
-    >>> curve = best_of_n_curve(golden, golden, groups, ns=[2, 8, 20], random_state=0)
+    >>> curve = best_of_n_curve(golden, golden, groups, ns=[2, 8, 20])
     >>> bool(np.all(np.diff(curve.improvement) > 0)), curve.oracle_fraction.tolist()
     (True, [1.0, 1.0, 1.0])
     """
     ns = check_ns(ns)
     golden, score, counts = _check_candidates(*_padded_table(y_true, y_score, groups))
+    quantile = within_prompt_quantile(golden, counts)
+    if n_repeats is None:
+        _check_n(counts, int(ns[np.argmax(ns > counts.min())]), "ns")  # the first too large
+        summary = _summary(*_exact(golden, score, counts, ns, quantile), axis=0)
+        return Bunch(n=ns, **summary)
     rng = check_random_state(random_state)
-    rows = [_summary(*_best_of_n(golden, score, _subsets(counts, int(n), n_repeats, rng, "ns")))
+    rows = [_summary(*_sampled(golden, score, quantile,
+                               _subsets(counts, int(n), n_repeats, rng, "ns"), rng))
             for n in ns]
     return Bunch(n=ns, **{k: np.array([r[k] for r in rows]) for k in rows[0]})
 

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.metadata_routing import MetadataRequest
 
-from ._best_of_n import BEST_OF_N_CONSTRAINTS, best_of_n_report, check_ns
+from ._best_of_n import BEST_OF_N_CONSTRAINTS, best_of_n_curve, best_of_n_report, check_ns
 
 
 class BestOfNScorer:
@@ -12,7 +12,8 @@ class BestOfNScorer:
 
     Scores a reward model on held-out items with golden rewards ``y``: per
     prompt, the candidate of highest ``decision_function`` is picked and
-    judged by :func:`~skreward.metrics.best_of_n_score`. It needs the prompt
+    judged by :func:`~skreward.metrics.best_of_n_score`, by default the exact
+    expectation over random subsets of ``n`` candidates. It needs the prompt
     ``groups`` of the test fold, which scikit-learn passes through metadata
     routing: call ``sklearn.set_config(enable_metadata_routing=True)``; the
     scorer requests ``groups`` itself.
@@ -26,13 +27,15 @@ class BestOfNScorer:
     n : int, sequence of int or None, default=16
         Candidates per prompt. A sequence averages the score over several N.
         ``None`` uses all candidates of each prompt.
-    metric : {"improvement", "golden", "oracle_fraction"}, default="improvement"
+    metric : {"improvement", "golden", "oracle_fraction", "quantile"}, \
+            default="improvement"
         See :func:`~skreward.metrics.best_of_n_score`.
-    n_repeats : int, default=20
-        Random candidate subsets per prompt and N.
+    n_repeats : int, default=None
+        ``None``: the exact expectation over random candidate subsets. An
+        int: the mean over that many random subsets per prompt and N.
     random_state : int, RandomState instance or None, default=0
-        Seeds the subsets. Fixed by default so that every candidate of a
-        search is judged on the same subsets.
+        Seeds the subsets when ``n_repeats`` is set. Fixed by default so that
+        every candidate of a search is judged on the same subsets.
 
     Examples
     --------
@@ -54,7 +57,7 @@ class BestOfNScorer:
     _parameter_constraints = {**BEST_OF_N_CONSTRAINTS,
                               "n": [*BEST_OF_N_CONSTRAINTS["n"], "array-like"]}
 
-    def __init__(self, n=16, *, metric="improvement", n_repeats=20, random_state=0):
+    def __init__(self, n=16, *, metric="improvement", n_repeats=None, random_state=0):
         self.n = n
         self.metric = metric
         self.n_repeats = n_repeats
@@ -74,14 +77,17 @@ class BestOfNScorer:
             )
         ns = check_ns(self.n, "n") if np.iterable(self.n) else [self.n]
         reward = estimator.decision_function(X)
-        score = float(np.mean([
-            best_of_n_report(y, reward, groups, n=n, n_repeats=self.n_repeats,
-                             random_state=self.random_state)[self.metric]
-            for n in ns
-        ]))
+        if self.n_repeats is None and np.iterable(self.n):  # exact: one sort for every N
+            score = float(np.mean(best_of_n_curve(y, reward, groups, ns=ns)[self.metric]))
+        else:
+            score = float(np.mean([
+                best_of_n_report(y, reward, groups, n=n, n_repeats=self.n_repeats,
+                                 random_state=self.random_state)[self.metric]
+                for n in ns
+            ]))
         if np.isnan(score):  # only oracle_fraction can be undefined
             raise ValueError(
-                f"metric={self.metric!r} is undefined here: the best candidate of the drawn "
+                f"metric={self.metric!r} is undefined here: the best candidate of the "
                 f"subsets (n={self.n!r}) is never better than their mean (golden rewards "
                 "constant within every prompt, or n=1). Use metric='improvement', or a "
                 "larger n."
@@ -96,4 +102,4 @@ class BestOfNScorer:
 
     def __repr__(self):
         return (f"BestOfNScorer(n={self.n!r}, metric={self.metric!r}, "
-                f"n_repeats={self.n_repeats}, random_state={self.random_state!r})")
+                f"n_repeats={self.n_repeats!r}, random_state={self.random_state!r})")
