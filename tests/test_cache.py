@@ -63,12 +63,24 @@ def test_a_repeated_key_keeps_its_last_vector_and_replaces_on_disk(tmp_path):
     assert [v.tolist() for v in found] == [[4.0, 5.0], [9.0, 9.0]]
 
 
-def test_disk_entries_are_not_held_in_memory(tmp_path):
-    cache = EmbeddingCache(tmp_path)
-    cache.put("m", ["a"], np.ones((1, 4)))
-    assert cache._memory == {}  # a corpus larger than memory fits
+def test_recently_used_disk_entries_are_also_kept_in_memory_within_a_budget(tmp_path):
+    keys = [f"text {i}" for i in range(6)]
+    cache = EmbeddingCache(tmp_path, max_memory=3 * 16 * 4)  # three vectors of 16 float32
+    cache.put("m", keys, vectors_of(keys))
+    cache.get("m", keys[:1])  # a lookup makes "text 0" the most recently used
+    with sqlite3.connect(tmp_path / DATABASE) as db:
+        db.execute("DELETE FROM entries")
+    _, missing = cache.get("m", keys)
+    assert missing.tolist() == [False, True, True, True, False, False]  # from memory
+    assert EmbeddingCache(tmp_path, max_memory=None).get("m", keys)[1].all()
+    none_kept = EmbeddingCache(tmp_path, max_memory=0)
+    none_kept.put("m", keys, vectors_of(keys))
+    assert len(none_kept._memory) == 0 and not none_kept.get("m", keys)[1].any()
     cache.clear_memory()
-    assert not cache.get("m", ["a"])[1].any()
+    assert cache.get("m", keys)[1].tolist() == [False] * 6  # from disk again
+    with pytest.raises(ValueError, match=r"max_memory must be a non-negative int \(bytes\) "
+                                         r"or None; got -1"):
+        EmbeddingCache(tmp_path, max_memory=-1)
 
 
 def corrupt_rows(path, how):
@@ -109,13 +121,15 @@ def test_embedder_reads_hits_and_recomputes_corrupt_entries(hh, tmp_path):
     np.testing.assert_array_equal(embedder.transform(hh), first)  # a hit: identical arrays
     # 6 contexts and 12 responses, each embedded and stored once.
     assert corrupt_rows(tmp_path / DATABASE, "mixed") == 18
+    embedder.set_params(cache=EmbeddingCache(tmp_path))  # as a new process: nothing in memory
     again = embedder.transform(hh)
     np.testing.assert_allclose(again, first, atol=1e-5)
     assert np.isfinite(again).all()
     found, missing = EmbeddingCache(tmp_path).get(
         embedder._namespace(), [f"head\x00{t}" for t in hh["chosen"]])
     assert not missing.any()  # rewritten and valid again
-    np.testing.assert_array_equal(embedder.transform(hh), again)
+    np.testing.assert_array_equal(
+        embedder.set_params(cache=EmbeddingCache(tmp_path, max_memory=0)).transform(hh), again)
 
 
 def test_an_unreadable_database_warns_and_everything_is_recomputed(tmp_path):
@@ -124,8 +138,10 @@ def test_an_unreadable_database_warns_and_everything_is_recomputed(tmp_path):
     with pytest.warns(RuntimeWarning, match=r"embeddings.sqlite3 cannot be read .*"
                                             r"treated as missing.*Delete the file"):
         assert cache.get("m", ["a", "b"])[1].tolist() == [True, True]
-    cache.put("m", ["a"], np.ones((1, 2)))  # warned once; the put is lost, not raised
-    assert cache.get("m", ["a"])[1].tolist() == [True]
+    cache.put("m", ["a"], np.ones((1, 2)))  # warned once; kept in memory, not on disk
+    assert cache.get("m", ["a"])[1].tolist() == [False]
+    with pytest.warns(RuntimeWarning, match="cannot be read"):
+        assert EmbeddingCache(tmp_path).get("m", ["a"])[1].tolist() == [True]
 
 
 def _write_forever(directory, dim):

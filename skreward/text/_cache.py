@@ -33,11 +33,13 @@ sub-folders to reclaim their space.
 """
 
 import hashlib
+import numbers
 import os
 import sqlite3
 import struct
 import threading
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +82,11 @@ class EmbeddingCache:
         Where entries are stored: one SQLite database, ``embeddings.sqlite3``,
         in this folder (created if needed), shared by every model and
         setting. ``None`` keeps entries in memory only.
+    max_memory : int or None, default=536870912
+        With a ``directory``: bytes of vectors also kept in memory, the most
+        recently used ones (512 MiB by default), so that the repeated
+        lookups of a grid search do not go to disk. ``0`` keeps none,
+        ``None`` keeps all. Without a directory, every entry is kept.
 
     Notes
     -----
@@ -88,8 +95,9 @@ class EmbeddingCache:
     readable. Several processes may read and write one directory at once (a
     writer waits for another to finish). Each entry carries a SHA-256
     checksum, and an entry that fails it is reported missing, so the embedder
-    recomputes and replaces it; it is never returned. Entries on disk are not
-    also kept in memory, so a cache can hold a corpus larger than memory.
+    recomputes and replaces it; it is never returned. Only the most recently
+    used entries (``max_memory``) are also kept in memory, so a cache can hold
+    a corpus larger than memory.
     Entries of the one-file-per-vector layout of earlier versions are read
     from the same directory and copied into the database when first looked
     up.
@@ -109,9 +117,16 @@ class EmbeddingCache:
     ([False, True], [1.0, 1.0, 1.0])
     """
 
-    def __init__(self, directory=None):
+    def __init__(self, directory=None, *, max_memory=512 * 2**20):
+        if max_memory is not None and (not isinstance(max_memory, numbers.Integral)
+                                       or isinstance(max_memory, bool) or max_memory < 0):
+            raise ValueError(f"max_memory must be a non-negative int (bytes) or None; got "
+                             f"{max_memory!r}.")
         self.directory = directory
-        self._memory = {}
+        self.max_memory = max_memory
+        self._memory = OrderedDict()
+        self._memory_bytes = 0
+        self._memory_lock = threading.Lock()
         self._lock = threading.Lock()
         self._connection = None
         self._pid = None
@@ -139,15 +154,21 @@ class EmbeddingCache:
             Which entries were not found (or failed their checksum).
         """
         keys = [text_key(namespace, text) for text in _check_keys(namespace, keys)]
-        if self.directory is None:
+        with self._memory_lock:
             vectors = [self._memory.get(key) for key in keys]
-        else:
-            found = self._select(keys)
-            vectors = [found.get(key) for key in keys]
-            absent = sorted({k for k, v in zip(keys, vectors) if v is None})
-            if absent:
-                found.update(self._read_legacy(namespace, absent))
-                vectors = [found.get(key) for key in keys]
+            if self.directory is not None:
+                for key, vector in zip(keys, vectors):
+                    if vector is not None:
+                        self._memory.move_to_end(key)  # recently used: evicted last
+        absent = sorted({k for k, v in zip(keys, vectors) if v is None})
+        if self.directory is not None and absent:
+            found = self._select(absent)
+            rest = [k for k in absent if k not in found]
+            if rest:
+                found.update(self._read_legacy(namespace, rest))
+            self._remember(found.items())
+            vectors = [found.get(key) if vector is None else vector
+                       for key, vector in zip(keys, vectors)]
         return vectors, np.array([v is None for v in vectors], dtype=bool)
 
     def put(self, namespace, keys, vectors):
@@ -171,17 +192,33 @@ class EmbeddingCache:
                 f"key; got shape {vectors.shape}."
             )
         keys = [text_key(namespace, text) for text in keys]
-        if self.directory is None:
-            for key, vector in zip(keys, vectors):
-                vector = vector.copy()
-                vector.flags.writeable = False
-                self._memory[key] = vector
-        elif keys:
+        if self.directory is not None and keys:
             self._insert(keys, np.ascontiguousarray(vectors, dtype="<f4"))
+        copies = []
+        for key, vector in zip(keys, vectors):
+            vector = vector.copy()
+            vector.flags.writeable = False
+            copies.append((key, vector))
+        self._remember(copies)
 
     def clear_memory(self):
         """Forget the entries held in memory (those on disk stay)."""
-        self._memory.clear()
+        with self._memory_lock:
+            self._memory.clear()
+            self._memory_bytes = 0
+
+    def _remember(self, entries):
+        """Keep entries in memory; on disk, within ``max_memory`` (least recently used out)."""
+        limit = None if self.directory is None else self.max_memory
+        with self._memory_lock:
+            for key, vector in entries:
+                old = self._memory.pop(key, None)
+                self._memory_bytes -= 0 if old is None else old.nbytes
+                if limit is None or vector.nbytes <= limit:
+                    self._memory[key] = vector
+                    self._memory_bytes += vector.nbytes
+            while limit is not None and self._memory_bytes > limit:
+                self._memory_bytes -= self._memory.popitem(last=False)[1].nbytes
 
     def close(self):
         """Close the database connection (a later call opens a new one)."""
@@ -291,10 +328,10 @@ class EmbeddingCache:
         return self  # a cache is shared, like a handle: clones of an estimator use one cache
 
     def __getstate__(self):
-        return {"directory": self.directory}
+        return {"directory": self.directory, "max_memory": self.max_memory}
 
     def __setstate__(self, state):
-        self.__init__(state["directory"])
+        self.__init__(state["directory"], max_memory=state.get("max_memory", 512 * 2**20))
 
     def __repr__(self):
         return f"EmbeddingCache(directory={self.directory!r})"
