@@ -1,9 +1,11 @@
 """skreward: reward models from preference comparisons, scikit-learn style."""
 
+from ._feedback_simulation import SimulatedFeedback, simulate_feedback
 from ._simulation import SimulatedAnnotator, SimulatedComparisons, simulate_comparisons
 from ._persistence import load, read_card, save, trusted_types
 from ._rerank import RerankResult, rerank, rerank_table, score_texts
 from .metrics import BestOfNScorer
+from .models import FeedbackClassifier
 from .models import CalibratedReward
 from .models import (BTRegressor, LengthControlledReward, OrderConsistentClassifier,
                      PairwiseTransformer, RewardEnsemble, RewardMLP, RewardMLPClassifier)
@@ -16,6 +18,7 @@ __all__ = [
     "BestOfNScorer",
     "CalibratedReward",
     "EmbeddingCache",
+    "FeedbackClassifier",
     "LLMEmbedder",
     "LengthControlledReward",
     "OrderConsistentClassifier",
@@ -27,6 +30,7 @@ __all__ = [
     "SentenceEmbedder",
     "SimulatedAnnotator",
     "SimulatedComparisons",
+    "SimulatedFeedback",
     "TextVectorizer",
     "load",
     "read_card",
@@ -35,5 +39,6 @@ __all__ = [
     "save",
     "score_texts",
     "simulate_comparisons",
+    "simulate_feedback",
     "trusted_types",
 ]

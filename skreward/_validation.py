@@ -190,6 +190,38 @@ def check_rewards(values, n_items, *, input_name):
     return values
 
 
+def check_feedback_labels(y, n_items=None, *, input_name="y"):
+    """Return thumbs-up / thumbs-down labels of items as an int array in {0, 1} (1: good).
+
+    Booleans (TRL's unpaired ``label``) and the numbers 0 and 1 are accepted;
+    anything else (a string, None or NaN, 2, -1) is a ValueError naming the
+    row. ``n_items``: the number of labels expected (None: any).
+    """
+    if y is None:
+        raise ValueError(f"{input_name} is required: one label per item, True (or 1) for a "
+                         "thumbs up and False (or 0) for a thumbs down.")
+    if not hasattr(y, "dtype"):  # a list: keep every value as given (no casting to strings)
+        y = np.asarray(y, dtype=object)
+    y = _one_dimensional(y, input_name, "one label per item")
+    if n_items is not None and len(y) != n_items:
+        raise ValueError(f"{input_name} must have one label per item: got {len(y)} labels for "
+                         f"{n_items} items.")
+    if y.dtype.kind == "b":
+        return y.astype(np.int64)
+    if y.dtype.kind in "iuf":
+        bad = ~np.isin(y, [0, 1])
+    else:  # objects: booleans or numbers 0 and 1, each checked
+        bad = np.array([isinstance(v, (str, bytes)) or _is_missing(v) or v not in (0, 1)
+                        for v in y], dtype=bool)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        value = y[row].item() if isinstance(y[row], np.generic) else y[row]
+        raise ValueError(
+            f"{input_name} has a non-boolean label {value!r} at row {row}; every label must be "
+            "True or 1 (thumbs up) or False or 0 (thumbs down).")
+    return y.astype(np.int64)
+
+
 def check_texts(X, *, needs_prompt=True, allow_empty=False):
     """Return ``("items" | "triples", {column: list of str})`` of a table of texts.
 

@@ -14,10 +14,19 @@ def main(argv=None):
                                           "then write the report")
     run.add_argument("grid", nargs="?", default="quick",
                      help="preset 'quick' (minutes) or 'paper' (hours), or a JSON grid file")
-    run.add_argument("--data", help=".npz with X, golden, groups (and optionally X_test, "
-                                    "golden_test, groups_test), .parquet, or a scored-responses "
-                                    ".jsonl(.gz) such as arena-bench (embedded offline); "
-                                    "default: the synthetic testbed")
+    run.add_argument("--data", nargs="+", metavar="PATH",
+                     help=".npz with X, golden, groups (and optionally X_test, "
+                          "golden_test, groups_test), .parquet, or a scored-responses "
+                          ".jsonl(.gz) such as arena-bench (embedded offline); or embedding "
+                          "files (.npy/.npz) in the paper authors' layout: EMBEDDINGS REWARDS "
+                          "[TEST_EMBEDDINGS TEST_REWARDS]; default: the synthetic testbed")
+    run.add_argument("--layout", default="prompts_first",
+                     choices=["prompts_first", "responses_first"],
+                     help="axis order of embedding files: (n_prompts, n_responses, d) "
+                          "(default) or (n_responses, n_prompts, d)")
+    run.add_argument("--rewards-layout", default="auto",
+                     choices=["auto", "prompts_first", "responses_first"],
+                     help="axis order of reward files (default: told from their shape)")
     run.add_argument("--output", default="skreward-results", help="results folder")
     run.add_argument("--n-jobs", type=int, default=-1,
                      help="cells run at once (joblib; default -1: one per core, each with one "
@@ -44,7 +53,7 @@ def main(argv=None):
 
     try:
         if args.command == "run":
-            run_experiments(args.grid, data=args.data, output=args.output, n_jobs=args.n_jobs,
+            run_experiments(args.grid, data=_data(args), output=args.output, n_jobs=args.n_jobs,
                             progress=not args.no_progress, fresh=args.fresh,
                             device=args.device)
         path = write_report(args.output)
@@ -53,6 +62,20 @@ def main(argv=None):
     print(f"report: {path}")
     print("\n".join(f"- {line}" for line in findings(results_frame(args.output))))
     return 0
+
+
+def _data(args):
+    """``--data``: one file of items, or embedding files (see ``load_embedding_arrays``)."""
+    if args.data is None or len(args.data) == 1:
+        return args.data and args.data[0]
+    if len(args.data) not in (2, 4):
+        raise ValueError(f"--data takes one file of items, or embedding files EMBEDDINGS REWARDS "
+                         f"[TEST_EMBEDDINGS TEST_REWARDS]; got {len(args.data)} paths.")
+    from ..datasets import load_embedding_arrays
+
+    test = dict(zip(("test_embeddings", "test_rewards"), args.data[2:]))
+    return load_embedding_arrays(*args.data[:2], **test, layout=args.layout,
+                                 rewards_layout=args.rewards_layout)
 
 
 if __name__ == "__main__":

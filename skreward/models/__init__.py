@@ -3,6 +3,8 @@
 * :class:`BTRegressor` - the Bradley-Terry model on a scoring network (BT-MLP);
 * :class:`OrderConsistentClassifier` - any binary classifier's logit as the
   reward (CLF-LGB, CLF-MLP with :class:`RewardMLPClassifier`);
+* :class:`FeedbackClassifier` - the classification reward model on unpaired
+  feedback (a thumbs up or down per item);
 * :class:`CalibratedReward` - a reward model's reward normalised, or calibrated
   to preference probabilities or golden rewards;
 * :class:`LengthControlledReward` - a reward model's reward with its log-length
@@ -18,6 +20,7 @@ Every name is also importable from :mod:`skreward`.
 from ._bt import BTRegressor
 from ._calibration import CalibratedReward
 from ._classification import OrderConsistentClassifier
+from ._feedback import FeedbackClassifier
 from ._ensemble import RewardEnsemble
 from ._length_control import LengthControlledReward
 from ._mlp_classifier import RewardMLPClassifier
@@ -27,6 +30,7 @@ from ._pairwise import PairwiseTransformer
 __all__ = [
     "BTRegressor",
     "CalibratedReward",
+    "FeedbackClassifier",
     "LengthControlledReward",
     "OrderConsistentClassifier",
     "PairwiseTransformer",
