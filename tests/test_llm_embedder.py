@@ -195,6 +195,13 @@ def test_clone_pickle_and_pipeline(folder):
     assert model.decision_function({"prompt": ["Hi"], "response": ["Hello"]}).shape == (1,)
 
 
+def test_progress_bar_only_when_asked(folder, capsys):
+    LLMEmbedder(folder).transform(TRIPLES)
+    assert "Embedding" not in capsys.readouterr().err
+    LLMEmbedder(folder, show_progress_bar=True).transform(TRIPLES)
+    assert "Embedding: 100%" in capsys.readouterr().err
+
+
 def test_errors_name_what_to_pass(folder, loaded, tmp_path):
     items = {"prompt": ["Hi"], "response": ["Hello"]}
     with pytest.raises(ValueError, match="tokenizer must be given with a loaded model"):
