@@ -202,7 +202,8 @@ def check_feedback_labels(y, n_items=None, *, input_name="y"):
                          "thumbs up and False (or 0) for a thumbs down.")
     if not hasattr(y, "dtype"):  # a list: keep every value as given (no casting to strings)
         y = np.asarray(y, dtype=object)
-    y = _one_dimensional(y, input_name, "one label per item")
+    _one_dimensional(y, input_name, "one label per item")  # its error names y's shape
+    y = column_or_1d(y, warn=True, input_name=input_name)  # a column warns, as scikit-learn's
     if n_items is not None and len(y) != n_items:
         raise ValueError(f"{input_name} must have one label per item: got {len(y)} labels for "
                          f"{n_items} items.")

@@ -21,6 +21,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 import skreward.utils.estimator_checks as skreward_checks
+from skreward import FeedbackClassifier
 from skreward import (BTRegressor, LengthControlledReward, OrderConsistentClassifier,
                       PairwiseTransformer, RewardEnsemble, RewardMLPClassifier, SentenceEmbedder,
                       SimulatedAnnotator, TextVectorizer)
@@ -59,6 +60,13 @@ BT_HAS_REWARD_METHODS = {
                                              "reads, and predict_proba gives the link's "
                                              "probability of each outcome of comparisons",
 }
+# FeedbackClassifier's labels are thumbs up or down: booleans or 0/1, anything else refused
+THUMBS_LABELS = {check: "by design: labels are thumbs up / thumbs down (booleans or 0/1); other "
+                        "labels (1/2, strings, several classes, floats) are refused with their row"
+                 for check in ["check_estimators_dtypes", "check_classifier_data_not_an_array",
+                               "check_classifiers_classes", "check_classifiers_regression_target",
+                               "check_classifier_not_supporting_multiclass",
+                               "check_fit2d_1feature"]}
 LENGTH_COLUMN = {
     "check_reward_model_small_data": "the last feature is the responses' length, which the "
                                      "inner model never sees: one feature leaves it nothing",
@@ -70,6 +78,8 @@ def expected_failed_checks(estimator):
         return SKORCH_NET | BT_HAS_REWARD_METHODS
     if isinstance(estimator, RewardMLPClassifier):
         return SKORCH_NET | ITEM_NET  # a classifier of 2-D items: the other checks apply
+    if isinstance(estimator, FeedbackClassifier):
+        return THUMBS_LABELS
     if isinstance(estimator, LengthControlledReward):
         return LENGTH_COLUMN
     return {}
@@ -83,6 +93,7 @@ TINY_NET = dict(module__hidden_sizes=(16,), max_epochs=20, lr=0.02, validation_f
 ESTIMATORS = [
     OrderConsistentClassifier(LogisticRegression()),
     OrderConsistentClassifier(RewardMLPClassifier(**TINY_NET)),
+    FeedbackClassifier(LogisticRegression()),
     BTRegressor(**TINY_NET),
     PairwiseTransformer("pointwise"),
     PairwiseTransformer("difference"),
