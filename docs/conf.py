@@ -118,7 +118,7 @@ API_MODULES = {
     ],
     # The documented homes of the reward models and the text front ends: their objects
     # are documented once, above, and listed under "Also here".
-    "skreward.models": [],
+    "skreward.models": [("Training several networks at once", ["fit_stacked", "can_stack"])],
     "skreward.text": [],
     "skreward.metrics": [
         ("Best-of-N", ["best_of_n_score", "best_of_n_report", "best_of_n_curve"]),

@@ -12,7 +12,10 @@
 * :class:`RewardEnsemble` - several reward models as one, with their
   disagreement as uncertainty;
 * :class:`PairwiseTransformer` - comparisons as rows for ordinary estimators;
-* :class:`RewardMLP` - the scoring network the neural models share.
+* :class:`RewardMLP` - the scoring network the neural models share;
+* :func:`fit_stacked` - several neural reward models of one architecture trained
+  at once as one stacked network (:func:`can_stack` says whether they can be);
+  these two functions live here only, not in :mod:`skreward`.
 
 Every name is also importable from :mod:`skreward`.
 """
@@ -26,6 +29,7 @@ from ._length_control import LengthControlledReward
 from ._mlp_classifier import RewardMLPClassifier
 from ._modules import RewardMLP
 from ._pairwise import PairwiseTransformer
+from ._stacked import can_stack, fit_stacked
 
 __all__ = [
     "BTRegressor",
@@ -37,4 +41,6 @@ __all__ = [
     "RewardEnsemble",
     "RewardMLP",
     "RewardMLPClassifier",
+    "can_stack",
+    "fit_stacked",
 ]

@@ -209,8 +209,8 @@ class RewardNet(NeuralNet):
         targets = np.column_stack([labels, np.ones_like(labels)])
         return ArrayDataset(torch.from_numpy(X), torch.from_numpy(targets))
 
-    def get_split_datasets(self, X, y=None, sample_weight=None, **fit_params):
-        """Weight the rows, then hold out a seeded ``validation_fraction`` (or use ``train_split``)."""
+    def _weighted_dataset(self, X, y=None, sample_weight=None):
+        """:meth:`get_dataset`, with ``sample_weight`` in the weight column of the targets."""
         dataset = self.get_dataset(X, y)
         if sample_weight is not None:
             if not isinstance(dataset, ArrayDataset):
@@ -220,21 +220,30 @@ class RewardNet(NeuralNet):
                 )
             dataset.y[:, 1] = torch.from_numpy(
                 check_sample_weight(sample_weight, len(dataset)).astype(np.float32))
+        return dataset
+
+    def _validation_split(self, n_rows):
+        """Row indices ``(train, valid)`` of the seeded ``validation_fraction`` hold-out."""
+        n_valid = int(np.ceil(self.validation_fraction * n_rows))
+        if n_valid >= n_rows:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} holds out {n_valid} of the "
+                f"{n_rows} training rows, leaving none to train on; fit on more rows, or "
+                "pass validation_fraction=None to train on all of them (without early stopping)."
+            )
+        split = ShuffleSplit(n_splits=1, test_size=self.validation_fraction,
+                             random_state=self._seed(_SPLIT))
+        return next(split.split(np.zeros((n_rows, 1))))
+
+    def get_split_datasets(self, X, y=None, sample_weight=None, **fit_params):
+        """Weight the rows, then hold out a seeded ``validation_fraction`` (or use ``train_split``)."""
+        dataset = self._weighted_dataset(X, y, sample_weight)
         if self.train_split is not None:
             return self.train_split(dataset, **fit_params) if y is None else self.train_split(
                 dataset, y, **fit_params)
         if self.validation_fraction is None:
             return dataset, None
-        n_valid = int(np.ceil(self.validation_fraction * len(dataset)))
-        if n_valid >= len(dataset):
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} holds out {n_valid} of the "
-                f"{len(dataset)} training rows, leaving none to train on; fit on more rows, or "
-                "pass validation_fraction=None to train on all of them (without early stopping)."
-            )
-        split = ShuffleSplit(n_splits=1, test_size=self.validation_fraction,
-                             random_state=self._seed(_SPLIT))
-        train, valid = next(split.split(np.zeros((len(dataset), 1))))
+        train, valid = self._validation_split(len(dataset))
         if isinstance(dataset, ArrayDataset):
             return dataset.take(train), dataset.take(valid)
         return Subset(dataset, train), Subset(dataset, valid)
