@@ -154,12 +154,7 @@ def simulate_comparisons(golden, groups=None, *, n_pairs, pairing="same_prompt",
     scale = _check_scale(golden, scale)
     rng = check_random_state(random_state)
     first, second = draw_pairs(golden, groups, int(n_pairs), pairing, replace, rng)
-    delta = golden[first] - golden[second]
-    with np.errstate(invalid="ignore"):
-        p_correct = np.where(delta == 0, 0.5, LINKS[link](beta * np.abs(delta) / scale))
-    correct = rng.random(len(delta)) < p_correct
-    tied = delta == 0  # p_correct is 0.5 there: ``correct`` is a fair coin, read as the label
-    y = np.where(tied, correct, np.where(correct, delta > 0, delta < 0)).astype(np.int64)
+    y, correct, tied, delta = annotate_pairs(golden, first, second, beta, link, scale, rng)
     return SimulatedComparisons(
         pairs=np.column_stack([first, second]),
         y=y,
@@ -168,6 +163,28 @@ def simulate_comparisons(golden, groups=None, *, n_pairs, pairing="same_prompt",
         mean_abs_delta=float(np.mean(np.abs(delta))),
         tie_rate=float(np.mean(tied)),
     )
+
+
+def annotate_pairs(golden, first, second, beta, link, scale, rng):
+    """Noisy labels of the pairs ``(first, second)`` of items with golden rewards.
+
+    The one annotation rule of the simulation (also used by
+    :mod:`skreward.active`): right with probability
+    ``link(beta * |delta| / scale)``, a fair coin for tied golden rewards.
+
+    Returns
+    -------
+    y, correct, tied, delta : ndarray of shape (n_pairs,)
+        Labels (1: first preferred), whether each label agrees with the
+        golden order, whether the pair is tied, and the golden difference.
+    """
+    delta = golden[first] - golden[second]
+    with np.errstate(invalid="ignore"):
+        p_correct = np.where(delta == 0, 0.5, LINKS[link](beta * np.abs(delta) / scale))
+    correct = rng.random(len(delta)) < p_correct
+    tied = delta == 0  # p_correct is 0.5 there: ``correct`` is a fair coin, read as the label
+    y = np.where(tied, correct, np.where(correct, delta > 0, delta < 0)).astype(np.int64)
+    return y, correct, tied, delta
 
 
 def _check_scale(golden, scale):
