@@ -10,6 +10,7 @@ from .models import CalibratedReward
 from .models import (BTRegressor, LengthControlledReward, OrderConsistentClassifier,
                      PairwiseTransformer, RewardEnsemble, RewardMLP, RewardMLPClassifier)
 from .text import EmbeddingCache, LLMEmbedder, SentenceEmbedder, TextVectorizer
+from .text import normalize_preferences, preference_targets, render_conversation
 
 __version__ = "0.1.0"
 
@@ -33,7 +34,10 @@ __all__ = [
     "SimulatedFeedback",
     "TextVectorizer",
     "load",
+    "normalize_preferences",
+    "preference_targets",
     "read_card",
+    "render_conversation",
     "rerank",
     "rerank_table",
     "save",

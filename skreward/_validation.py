@@ -14,11 +14,12 @@ from sklearn.utils.validation import _check_sample_weight, _num_samples
 FLOATS = [np.float64, np.float32]
 
 
-def check_comparisons(X, y=None, *, input_name="X"):
+def check_comparisons(X, y=None, *, input_name="X", soft=False):
     """Return comparisons as a float array ``(n_pairs, 2, n_features)`` and labels in {0, 1}.
 
     ``y=None`` means the first item of every comparison is the preferred one.
-    Labels in {-1, +1} or booleans are mapped to {0, 1}.
+    Labels in {-1, +1} or booleans are mapped to {0, 1}; ``soft=True`` also
+    accepts soft labels in [0, 1] (see :func:`check_comparison_labels`).
     """
     _refuse_none(X, input_name, "comparisons, an array-like of shape (n_pairs, 2, n_features)")
     X = _check_array(X, allow_nd=True, ensure_2d=False, dtype=FLOATS,
@@ -33,25 +34,39 @@ def check_comparisons(X, y=None, *, input_name="X"):
         raise ValueError(f"{input_name} must contain at least one comparison; got 0.")
     if X.shape[2] == 0:
         raise ValueError(f"{input_name} must have at least one feature; got shape {X.shape}.")
-    return X, check_comparison_labels(y, len(X))
+    return X, check_comparison_labels(y, len(X), soft=soft)
 
 
-def check_comparison_labels(y, n_pairs):
-    """Return labels as an int array in {0, 1} (1: the first item is preferred)."""
+def check_comparison_labels(y, n_pairs, *, soft=False):
+    """Return labels as an int array in {0, 1} (1: the first item is preferred).
+
+    ``soft=True`` also accepts soft labels, probabilities in [0, 1] that the
+    first item is preferred (e.g. annotator agreement), and returns floats.
+    """
     if y is None:
-        return np.ones(n_pairs, dtype=np.int64)
+        return np.ones(n_pairs, dtype=np.float64 if soft else np.int64)
     y = column_or_1d(y, warn=True)
     if len(y) != n_pairs:
         raise ValueError(
             f"y must have one label per comparison: got {len(y)} labels for {n_pairs} comparisons."
         )
     if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise ValueError("y contains NaN or infinity; labels must be in {0, 1} or {-1, 1}.")
+        raise ValueError("y contains NaN or infinity at comparison "
+                         f"{int(np.flatnonzero(~np.isfinite(y))[0])}; labels must be in "
+                         "{0, 1} or {-1, 1}" + (", or soft labels in [0, 1]." if soft else "."))
     values = set(np.unique(y).tolist())
     if values <= {0, 1}:
-        return y.astype(np.int64)
+        return y.astype(np.float64 if soft else np.int64)
     if values <= {-1, 1}:
-        return (y == 1).astype(np.int64)
+        return (y == 1).astype(np.float64 if soft else np.int64)
+    if soft and y.dtype.kind in "fiub":
+        outside = (y < 0) | (y > 1)
+        if not outside.any():
+            return y.astype(np.float64)
+        first = int(np.flatnonzero(outside)[0])
+        raise ValueError(
+            "y must hold labels in {0, 1} or {-1, 1}, or soft labels in [0, 1] (the probability "
+            f"that the first item is preferred); comparison {first} has {float(y[first])!r}.")
     raise ValueError(
         "y must hold labels in {0, 1} or {-1, 1} (1: the first item is preferred); "
         f"got values {sorted(values)[:5]}."
@@ -67,6 +82,32 @@ def check_sample_weight(sample_weight, n_rows, *, input_name="sample_weight"):
         if "sample_weight" in str(error) or "Sample weights" in str(error):
             raise
         raise ValueError(f"{input_name} must be one non-negative number per row: {error}") from error
+
+
+def check_margin(margin, n_pairs, *, input_name="margin"):
+    """Return one finite, non-negative margin per comparison as float64.
+
+    A margin asks the preferred item's reward to exceed the other's by that
+    much (the loss is taken at ``r(preferred) - r(other) - margin``). It is
+    never negative: which item is preferred is the label's job, and a
+    negative margin would reward ranking the preferred item below the other.
+    """
+    values = _one_dimensional(margin, input_name, "one margin per comparison")
+    if len(values) != n_pairs:
+        raise ValueError(f"{input_name} must have one value per comparison: got {len(values)} "
+                         f"for {n_pairs} comparisons.")
+    try:
+        values = values.astype(np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{input_name} must hold numbers; got {values[:3]!r} ({err}).") from err
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{input_name} must be finite and non-negative; comparison (row) {first} has "
+            f"{float(values[first])!r}. The label says which item is preferred (swap a pair, or "
+            "label it 0, when the second is better); the margin says by how much.")
+    return values
 
 
 def _check_array(X, **kwargs):

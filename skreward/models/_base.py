@@ -19,13 +19,17 @@ class RewardModelMixin:
             Comparisons.
         y : array-like of shape (n_pairs,), default=None
             1 where the first item is preferred; ``None``: always the first.
+            Soft labels in [0, 1] give the expected agreement.
         sample_weight : array-like of shape (n_pairs,), default=None
             Weight of each comparison.
 
         Returns
         -------
         score : float
-            Fraction of comparisons ordered as the labels say (ties count half).
+            Fraction of comparisons ordered as the labels say (ties count half;
+            for ties counted wrong, as TRL and RewardBench count them, use
+            :func:`~skreward.metrics.order_consistency_scorer` with
+            ``ties="wrong"``).
         """
         return order_consistency_scorer(self, X, y, sample_weight=sample_weight)
 

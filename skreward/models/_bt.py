@@ -11,21 +11,25 @@ from skorch.utils import is_dataset
 from torch import nn
 
 from .._links import LINKS
-from .._validation import check_comparison_labels, check_comparisons
+from .._validation import check_comparison_labels, check_comparisons, check_margin
 from ._base import RewardModelMixin
 from ._modules import RewardMLP
 from ._nets import NET_PARAMETER_CONSTRAINTS, RewardNet
 
 
 class BCEWithProbitLoss(nn.Module):
-    """Binary cross-entropy of the probit link: ``-log Phi(+-input)`` for targets 1 / 0."""
+    """Binary cross-entropy of the probit link: ``-t log Phi(x) - (1 - t) log Phi(-x)``.
+
+    ``-log Phi(+-x)`` for hard targets 1 / 0; soft targets ``t`` in [0, 1] mix both.
+    """
 
     def __init__(self, reduction="mean"):
         super().__init__()
         self.reduction = reduction
 
     def forward(self, input, target):
-        loss = -torch.special.log_ndtr((2 * target - 1) * input)
+        loss = -(target * torch.special.log_ndtr(input)
+                 + (1 - target) * torch.special.log_ndtr(-input))
         return loss if self.reduction == "none" else getattr(loss, self.reduction)()
 
 
@@ -41,9 +45,17 @@ class BTRegressor(RewardModelMixin, RegressorMixin, RewardNet):
     antisymmetric: ``(a, b, y)`` and ``(b, a, 1 - y)`` give the same loss and
     gradient, so comparisons are never mirrored.
 
-    ``fit(X, y=None, sample_weight=None)`` takes comparisons, their labels
-    and optionally a weight per comparison (a weight of 0 leaves the
-    comparison out of the loss). It is a skorch ``NeuralNet``: callbacks,
+    ``fit(X, y=None, sample_weight=None, margin=None)`` takes comparisons,
+    their labels and optionally a weight per comparison (a weight of 0
+    leaves the comparison out of the loss) and a margin per comparison.
+    Labels may be soft: ``y`` in [0, 1] is the probability that the first
+    item is preferred (e.g. annotator agreement, 0.8 = four of five
+    annotators), used as the cross-entropy target, so a label of 1.0 is
+    the hard label 1 and a label of 0.5 pulls both rewards together. With
+    metadata routing, request them with
+    ``set_fit_request(sample_weight=True, margin=True)``; from a table of
+    texts, :func:`skreward.text.preference_targets` reads them off its
+    ``label``, ``weight`` and ``margin`` columns. It is a skorch ``NeuralNet``: callbacks,
     ``history_``, ``warm_start``, ``partial_fit``, ``module__*`` /
     ``optimizer__*`` / ``iterator_*__*`` parameters all work as in skorch.
 
@@ -61,7 +73,11 @@ class BTRegressor(RewardModelMixin, RegressorMixin, RewardNet):
         Margin of the loss: the preferred item's reward is asked to exceed
         the other's by ``margin``, i.e. the loss is taken at
         ``r(a) - r(b) - margin`` (signed by the label), as TRL's and
-        OpenRLHF's margin loss. 0 is the plain BT loss.
+        OpenRLHF's margin loss ``-logsigmoid(r_chosen - r_rejected -
+        margin)``. 0 is the plain BT loss. The default of every comparison:
+        ``fit(..., margin=array)`` gives each comparison its own (finite,
+        non-negative; it replaces this one). With a soft label ``t`` the
+        shift is ``(2 t - 1) * margin``, so a label of 0.5 has none.
     criterion : torch loss class or None, default=None
         Loss of ``(r(a) - r(b) - signed margin, y)``; ``None`` picks
         ``BCEWithLogitsLoss`` (logistic) or the probit link's cross-entropy.
@@ -99,6 +115,8 @@ class BTRegressor(RewardModelMixin, RegressorMixin, RewardNet):
     True
     """
 
+    __metadata_request__fit = {"margin": None}
+    __metadata_request__partial_fit = {"margin": None}
     _parameter_constraints = {
         **NET_PARAMETER_CONSTRAINTS,
         "link": [StrOptions(set(LINKS))],
@@ -118,21 +136,25 @@ class BTRegressor(RewardModelMixin, RegressorMixin, RewardNet):
         if is_dataset(X):
             self._size_module(self._dataset_width(X))
             return
-        X, _ = check_comparisons(X, y)
+        X, _ = check_comparisons(X, y, soft=True)
         self._size_module(X.shape[2])
 
     def _labels(self, X, y):
-        if X.ndim == 3:  # comparisons: labels in {0, 1}, all 1 when y is None
-            return check_comparison_labels(y, len(X))
+        if X.ndim == 3:  # comparisons: labels in [0, 1] (soft or hard), all 1 when y is None
+            return check_comparison_labels(y, len(X), soft=True)
         return np.zeros(len(X))  # items to score: no target
 
     def _default_criterion(self):
         return nn.BCEWithLogitsLoss if self.link == "logistic" else BCEWithProbitLoss
 
-    def _logit(self, rewards, labels):
-        """``r(a) - r(b)``, less the margin signed by the label."""
+    def _check_margin(self, margin, n_rows):
+        return check_margin(margin, n_rows)
+
+    def _logit(self, rewards, labels, margin=None):
+        """``r(a) - r(b)``, less the margin (per row, else the parameter) signed by the label."""
         logit = rewards[:, 0] - rewards[:, 1]
-        return logit - (2 * labels - 1) * self.margin if self.margin else logit
+        margin = self.margin if margin is None else margin
+        return logit - (2 * labels - 1) * margin
 
     # -- reward model -------------------------------------------------------------
 

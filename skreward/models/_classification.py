@@ -24,6 +24,31 @@ def _per_row(value, n_pairs):
     return value
 
 
+def _soft_rows(X, y, rows):
+    """Rows of comparisons with soft labels: each item labelled 1 and 0, weighted ``y`` and ``1 - y``.
+
+    A comparison whose first item is preferred with probability ``y`` gives
+    (first, 1) and (second, 0) of weight ``y``, and (first, 0) and
+    (second, 1) of weight ``1 - y``: the weighted log-loss of these rows is
+    the cross-entropy of each item with soft target ``y`` (or ``1 - y``), so
+    any classifier that takes ``sample_weight`` learns from soft labels.
+    Rows of weight 0 are left out. ``rows``: fit parameters already per row.
+    """
+    n = len(X)
+    X_rows = np.concatenate([X[:, 0], X[:, 1], X[:, 0], X[:, 1]])
+    y_rows = np.concatenate([np.ones(n), np.zeros(n), np.zeros(n), np.ones(n)]).astype(np.int64)
+    weight = np.concatenate([y, y, 1 - y, 1 - y])
+    rows = {key: np.concatenate([np.asarray(v)] * 2) if is_sample_aligned(v, 2 * n) else v
+            for key, v in rows.items()}
+    if rows.get("sample_weight") is not None:
+        weight = weight * np.asarray(rows["sample_weight"], dtype=np.float64)
+    keep = weight > 0
+    rows = {key: np.asarray(v)[keep] if is_sample_aligned(v, 4 * n) else v
+            for key, v in rows.items()}
+    rows["sample_weight"] = weight[keep]
+    return X_rows[keep], y_rows[keep], rows
+
+
 class OrderConsistentClassifier(RewardModelMixin, ClassifierMixin, MetaEstimatorMixin,
                                 BaseEstimator):
     """Classification reward model: a binary classifier of winners and losers.
@@ -89,13 +114,22 @@ default="auto"
             Comparisons.
         y : array-like of shape (n_pairs,), default=None
             1 where the first item is preferred (or -1/+1); ``None``: the
-            first item is always the preferred one.
+            first item is always the preferred one. Soft labels in [0, 1]
+            (the probability that the first item is preferred, e.g.
+            annotator agreement) become weights: each item is a winner with
+            weight ``y`` (or ``1 - y``) and a loser with the rest, which is
+            the cross-entropy with soft targets; the classifier's ``fit``
+            must then take ``sample_weight``.
         **fit_params : dict
             Passed to the classifier's ``fit`` (with metadata routing
             enabled: those it requests, e.g. by
             ``estimator.set_fit_request(sample_weight=True)``). A parameter
             with one value per comparison, such as ``sample_weight``, gives
             its value to both rows (winner and loser) of that comparison.
+            A ``margin`` is refused: it shifts a comparison's reward
+            difference, which a classifier of single items does not have
+            (use :class:`~skreward.BTRegressor`, or express the strength of
+            a preference as a soft label or ``sample_weight``).
 
         Returns
         -------
@@ -109,12 +143,29 @@ default="auto"
                 "Use a classifier (e.g. LogisticRegression), or BTRegressor for a reward "
                 "network."
             )
-        X, y = check_comparisons(X, y)
+        X, y = check_comparisons(X, y, soft=True)
+        if fit_params.get("margin") is not None:
+            raise ValueError(
+                "OrderConsistentClassifier takes no margin: a margin shifts the reward "
+                "difference of a comparison, and the classification objective labels single "
+                "items. Use BTRegressor for margins, or give strong preferences more "
+                "sample_weight.")
         if _routing_enabled():
             fit_params = process_routing(self, "fit", **fit_params).estimator.fit
         rows = {key: _per_row(value, len(X)) for key, value in fit_params.items()}
-        X_items, y_items = PairwiseTransformer("pointwise").fit_resample(X, y)
-        self.estimator_ = clone(self.estimator).fit(X_items, y_items, **rows)
+        hard = bool(np.isin(y, [0, 1]).all())
+        if hard:
+            X_items, y_items = PairwiseTransformer("pointwise").fit_resample(X, y.astype(np.int64))
+        else:
+            X_items, y_items, rows = _soft_rows(X, y, rows)
+        try:
+            self.estimator_ = clone(self.estimator).fit(X_items, y_items, **rows)
+        except TypeError as err:
+            if hard or "sample_weight" not in str(err):
+                raise
+            raise ValueError(
+                "soft labels need a classifier whose fit takes sample_weight; "
+                f"{type(self.estimator).__name__}.fit does not ({err}).") from err
         self._check_response_method()
         self.classes_ = np.array([0, 1])
         self.n_features_in_ = X.shape[2]

@@ -25,6 +25,7 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Subset
 from .._validation import check_items, check_sample_weight
 from ._batching import ArrayDataset, PredictionRows, ShuffledSlices, Slices, gathers_batches
 from ._modules import RewardMLP
+from ._row_metadata import RowMetadataMixin
 from ._net_template import fill_docstring, merged_signature
 from ._torch_helpers import (accepts, check_device, may_draw_random_numbers, seeded_cpu_rng,
                              takes_n_features)
@@ -46,7 +47,7 @@ NET_PARAMETER_CONSTRAINTS = {
 }
 
 
-class RewardNet(NeuralNet):
+class RewardNet(RowMetadataMixin, NeuralNet):
     """Base of the neural reward models: a skorch ``NeuralNet`` around one scoring module.
 
     * the module is sized from the data (``n_features`` of a module class that
@@ -209,9 +210,12 @@ class RewardNet(NeuralNet):
         targets = np.column_stack([labels, np.ones_like(labels)])
         return ArrayDataset(torch.from_numpy(X), torch.from_numpy(targets))
 
-    def _weighted_dataset(self, X, y=None, sample_weight=None):
-        """:meth:`get_dataset`, with ``sample_weight`` in the weight column of the targets."""
+    def _weighted_dataset(self, X, y=None, sample_weight=None, margin=None):
+        """:meth:`get_dataset`; ``sample_weight`` and ``margin``: 2nd and 3rd target columns."""
         dataset = self.get_dataset(X, y)
+        if margin is not None:
+            margin = torch.from_numpy(self._check_margin(margin, len(dataset)).astype(np.float32))
+            dataset.y = torch.column_stack([dataset.y, margin])
         if sample_weight is not None:
             if not isinstance(dataset, ArrayDataset):
                 raise ValueError(
@@ -235,9 +239,10 @@ class RewardNet(NeuralNet):
                              random_state=self._seed(_SPLIT))
         return next(split.split(np.zeros((n_rows, 1))))
 
-    def get_split_datasets(self, X, y=None, sample_weight=None, **fit_params):
+    def get_split_datasets(self, X, y=None, sample_weight=None, margin=None, **fit_params):
         """Weight the rows, then hold out a seeded ``validation_fraction`` (or use ``train_split``)."""
-        dataset = self._weighted_dataset(X, y, sample_weight)
+        dataset = self._weighted_dataset(X, y, **self._row_params(sample_weight=sample_weight,
+                                                                  margin=margin))
         if self.train_split is not None:
             return self.train_split(dataset, **fit_params) if y is None else self.train_split(
                 dataset, y, **fit_params)
@@ -334,9 +339,10 @@ class RewardNet(NeuralNet):
     def infer(self, x, **fit_params):
         """Rewards of a batch of items ``(..., n_features) -> (...)``, all in one module call.
 
-        ``sample_weight`` (a fit parameter for the loss) is not passed to the module.
+        ``sample_weight`` and ``margin`` (fit parameters of the loss) are not passed to the module.
         """
         fit_params.pop("sample_weight", None)
+        fit_params.pop("margin", None)
         x = to_tensor(x, device=self.device)
         return self.module_(x.reshape(-1, x.shape[-1]), **fit_params).reshape(x.shape[:-1])
 
@@ -345,11 +351,12 @@ class RewardNet(NeuralNet):
 
         The mean is over the batch's weights, ``sum(w * loss) / sum(w)``: a
         row of weight 0 changes nothing, and an integer weight counts as that
-        many copies of the row. ``y_true`` holds labels and weights (or labels alone).
+        many copies of the row. ``y_true`` holds labels, weights and maybe margins (or labels).
         """
         y_true = to_tensor(y_true, device=self.device).to(y_pred.dtype)
         labels, weights = (y_true[:, 0], y_true[:, 1]) if y_true.dim() == 2 else (y_true, None)
-        loss = self.criterion_(self._logit(y_pred, labels), labels)
+        extra = y_true[:, 2:].T if y_true.dim() == 2 else ()  # per-row margins, when given
+        loss = self.criterion_(self._logit(y_pred, labels, *extra), labels)
         if weights is None:
             weights = torch.ones_like(labels)
         total = weights.sum().clamp_min(torch.finfo(weights.dtype).tiny)

@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._validation import check_texts
 from ._cache import EmbeddingCache
+from ._formats import LazyTokenizer, as_text_table
 from ._model import load_model, model_namespace
 from ._windows import chunks, prepare_texts
 
@@ -24,7 +25,11 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
     skreward's reward models take, items ``(n_items, n_features)`` or
     comparisons ``(n_pairs, 2, n_features)`` with the chosen response first.
     It learns nothing (``fit`` only checks the input), so it can open a
-    :class:`~sklearn.pipeline.Pipeline` before a reward model.
+    :class:`~sklearn.pipeline.Pipeline` before a reward model. Preference
+    data in any of TRL's formats (implicit prompt, conversational) or a
+    Hugging Face ``datasets.Dataset`` is read through
+    :func:`~skreward.text.normalize_preferences`; see the
+    :ref:`data formats guide <data_formats>`.
 
     Long prompts never push the response out of the model's window
     (all-MiniLM-L6-v2 reads 256 tokens): a prompt embedded alone keeps its
@@ -76,6 +81,13 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         data; ``True`` embeds them as they are (the model reads only its
         special tokens), so that every candidate of a Best-of-N set keeps a
         row. Prompts must hold text either way.
+    chat_template : {"auto", "plain"}, default="auto"
+        How conversations (lists of ``{"role", "content"}`` messages) become
+        text. ``"auto"``: the model tokenizer's chat template when it has
+        one, else the plain rendering of
+        :func:`~skreward.text.render_conversation` (``"Human: ..."`` /
+        ``"Assistant: ..."`` turns); ``"plain"``: always the plain
+        rendering. Strings are embedded as they are.
 
     Attributes
     ----------
@@ -112,11 +124,12 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         "show_progress_bar": ["boolean"],
         "cache": [str, os.PathLike, EmbeddingCache, None],
         "allow_empty": ["boolean"],
+        "chat_template": [StrOptions({"auto", "plain"})],
     }
 
     def __init__(self, model=None, *, combine="concat", batch_size=32, device=None,
                  normalize=True, max_seq_length=None, long_text="truncate",
-                 show_progress_bar=False, cache=None, allow_empty=False):
+                 show_progress_bar=False, cache=None, allow_empty=False, chat_template="auto"):
         self.model = model
         self.combine = combine
         self.batch_size = batch_size
@@ -127,15 +140,16 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         self.show_progress_bar = show_progress_bar
         self.cache = cache
         self.allow_empty = allow_empty
+        self.chat_template = chat_template
 
     def fit(self, X, y=None):
         """Check the input; nothing is learned.
 
         Parameters
         ----------
-        X : DataFrame or dict of lists
+        X : DataFrame, dict of lists or datasets.Dataset
             Items (``prompt``, ``response``) or triples (``prompt``,
-            ``chosen``, ``rejected``).
+            ``chosen``, ``rejected``), or preferences in a TRL format.
         y : None
             Ignored.
 
@@ -144,7 +158,8 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         self : SentenceEmbedder
         """
         self._validate_params()
-        check_texts(X, needs_prompt=self.combine != "response", allow_empty=self.allow_empty)
+        check_texts(self._table(X, plain=True), needs_prompt=self.combine != "response",
+                    allow_empty=self.allow_empty)
         return self
 
     def transform(self, X):
@@ -152,12 +167,14 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : DataFrame or dict of lists
+        X : DataFrame, dict of lists or datasets.Dataset
             Items: columns ``prompt`` and ``response``, one row per
             (prompt, response). Triples: columns ``prompt``, ``chosen``
             and ``rejected``, one row per comparison. Other columns are
             ignored. Every text must be a non-empty string, except responses
-            with ``allow_empty=True``.
+            with ``allow_empty=True``. Preferences in TRL's formats
+            (implicit prompt, conversational, unpaired) are normalised
+            first by :func:`~skreward.text.normalize_preferences`.
 
         Returns
         -------
@@ -166,7 +183,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
             reward model fits them with ``y=None``). float32.
         """
         self._validate_params()
-        kind, columns = check_texts(X, needs_prompt=self.combine != "response",
+        kind, columns = check_texts(self._table(X), needs_prompt=self.combine != "response",
                                     allow_empty=self.allow_empty)
         if kind == "items":
             return self._embed_items(columns.get("prompt"), columns["response"])
@@ -191,6 +208,13 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         X_out : ndarray of shape (n_items, n_features) or (n_pairs, 2, n_features)
         """
         return self.transform(X)
+
+    def _table(self, X, plain=False):
+        """``X`` as a table of strings; conversations rendered as ``chat_template`` says."""
+        tokenizer = None if plain or self.chat_template == "plain" else LazyTokenizer(
+            lambda: self._load().tokenizer)
+        return as_text_table(X, needs_prompt=self.combine != "response", tokenizer=tokenizer,
+                             allow_empty=self.allow_empty)
 
     # -- embedding ---------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_texts
+from ._formats import as_text_table
 
 
 def default_vectorizer():
@@ -33,6 +34,9 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
     before a reward model, cross-validation therefore fits the vocabulary on
     each training fold only. The whole response is read, however long; the
     prompt is not used (its features would cancel in same-prompt comparisons).
+    Preferences in TRL's formats or a ``datasets.Dataset`` are read through
+    :func:`~skreward.text.normalize_preferences` (conversations in its plain
+    rendering); pairs of strings without a prompt are the responses as given.
 
     On real preference data, n-grams of the answers can be stronger features
     than a small pre-trained embedding; the :ref:`user guide <text>` compares
@@ -125,7 +129,9 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
             Items, or comparisons with the chosen response first. float32.
         """
         check_is_fitted(self)
-        kind, columns = check_texts(X, needs_prompt=False, allow_empty=self.allow_empty)
+        kind, columns = check_texts(as_text_table(X, needs_prompt=False,
+                                                  allow_empty=self.allow_empty),
+                                    needs_prompt=False, allow_empty=self.allow_empty)
         if kind == "items":
             return self._vectorize(columns["response"])
         both = self._vectorize(columns["chosen"] + columns["rejected"])
@@ -148,7 +154,8 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
 
 def _responses(X, allow_empty):
     """All responses of items or triples (chosen, then rejected), checked."""
-    kind, columns = check_texts(X, needs_prompt=False, allow_empty=allow_empty)
+    kind, columns = check_texts(as_text_table(X, needs_prompt=False, allow_empty=allow_empty),
+                                needs_prompt=False, allow_empty=allow_empty)
     if kind == "items":
         return columns["response"]
     return columns["chosen"] + columns["rejected"]
