@@ -114,6 +114,9 @@ API_MODULES = {
         ("Simulated annotation", ["SimulatedAnnotator", "simulate_comparisons",
                                   "SimulatedComparisons"]),
         ("Model selection", ["BestOfNScorer"]),
+        ("Calibration", ["CalibratedReward"]),
+        ("Saving and loading", ["save", "load", "read_card", "trusted_types"]),
+        ("Reranking", ["rerank", "rerank_table", "score_texts", "RerankResult"]),
         ("Text", ["SentenceEmbedder", "LLMEmbedder", "TextVectorizer", "EmbeddingCache"]),
     ],
     # The documented homes of the reward models and the text front ends: their objects
@@ -130,6 +133,7 @@ API_MODULES = {
         ("Synthetic data", ["make_preference_testbed"]),
         ("Loaders of local files", ["load_hh_rlhf", "load_scored_responses"]),
     ],
+    "skreward.serve": [("The reward server", ["create_app"])],
     "skreward.experiments": [
         ("Running and reporting", ["run_experiments", "write_report", "findings", "load_grid"]),
         ("Constants", ["MODELS", "PRESETS"]),

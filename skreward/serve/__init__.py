@@ -17,7 +17,7 @@ FastAPI and uvicorn are imported only when a server is created.
 import argparse
 import os
 
-__all__ = ["create_app", "add_parser", "main"]
+__all__ = ["create_app"]
 
 DEFAULT_HOST = "127.0.0.1"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -86,6 +86,9 @@ def add_parser(commands):
                        help="bytes per request body")
     serve.add_argument("--max-batch-items", type=int, default=256,
                        help="items per forward pass (concurrent requests are batched)")
+    serve.add_argument("--torch-threads", type=int, default=None,
+                       help="torch's intra-op threads (default: torch's choice; 1 suits a "
+                            "busy machine)")
     serve.add_argument("--device", default=None,
                        help="torch device of the model (default: as saved, or cpu)")
     serve.add_argument("--trust", nargs="*", default=None, metavar="TYPE",
@@ -102,6 +105,13 @@ def main(args, parser):
         if value < (0 if name == "port" else 1) or (name == "port" and value > 65535):
             parser.exit(2, f"skreward: error: --{name.replace('_', '-')} must be a positive "
                            f"integer (a port in 0-65535); got {value}.\n")
+    if args.torch_threads is not None:
+        if args.torch_threads < 1:
+            parser.exit(2, "skreward: error: --torch-threads must be a positive integer; got "
+                           f"{args.torch_threads}.\n")
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     try:
         model = load(args.model, trusted=args.trust, device=args.device)
         card = read_card(args.model)

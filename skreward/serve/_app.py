@@ -114,7 +114,9 @@ def create_app(model, *, token=None, max_batch=1024, max_body_bytes=4_000_000,
                                   f"{type(data).__name__}.")
         return data
 
-    async def rewards_of(prompts, responses, hint=""):
+    async def rewards_of(request, prompts, responses, hint=""):
+        if await request.is_disconnected():  # the client has gone: score nothing for it
+            raise ServeError(499, "the client closed the connection before the answer.")
         try:
             return await batcher.submit(prompts, responses)
         except (ValueError, TypeError) as error:  # the model's validation of the texts
@@ -150,7 +152,7 @@ def create_app(model, *, token=None, max_batch=1024, max_body_bytes=4_000_000,
                 raise ServeError(422, f"query[{bad}] does not start with prompts[{bad}]: each "
                                       "query must be its prompt followed by the response.")
             responses = [q[len(p):] for q, p in zip(queries, prompts)]
-        rewards, std = await rewards_of(prompts, responses, hint)
+        rewards, std = await rewards_of(request, prompts, responses, hint)
         out = {"rewards": rewards.tolist()}
         if std is not None:
             out["uncertainty"] = std.tolist()
@@ -165,7 +167,7 @@ def create_app(model, *, token=None, max_batch=1024, max_body_bytes=4_000_000,
             raise ServeError(422, "the body must have 'prompt' (a string) and 'responses' "
                                   "(a list of strings).")
         responses = _strings(data.get("responses"), "responses", max_batch)
-        rewards, std = await rewards_of([prompt] * len(responses), responses)
+        rewards, std = await rewards_of(request, [prompt] * len(responses), responses)
         ranked = _ranked(rewards, std)
         return {"best": ranked.best, "order": ranked.order.tolist(),
                 "rewards": ranked.rewards.tolist(),
