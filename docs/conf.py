@@ -109,7 +109,7 @@ html_sidebars = {"index": [], "comparison": [], "install": [], "architecture": [
 API_MODULES = {
     "skreward": [
         ("Reward models", ["OrderConsistentClassifier", "BTRegressor", "RewardMLPClassifier",
-                           "RewardMLP", "LengthControlledReward"]),
+                           "RewardMLP", "LengthControlledReward", "RewardEnsemble"]),
         ("Comparisons to features", ["PairwiseTransformer"]),
         ("Simulated annotation", ["SimulatedAnnotator", "simulate_comparisons",
                                   "SimulatedComparisons"]),

@@ -160,6 +160,35 @@ def fit_router(meta_estimator, *, consumes=False, estimators=None):
     return router
 
 
+def is_text_table(X):
+    """Whether ``X`` is a table of texts (a DataFrame or a dict of columns), not an array."""
+    if isinstance(X, dict):
+        return True
+    import pandas as pd
+
+    return isinstance(X, pd.DataFrame)
+
+
+def text_comparison_items(X):
+    """Items of a table of triples, chosen answers then rejected ones, and the number of pairs.
+
+    The items table has a ``response`` column (and ``prompt``, where ``X``
+    has one), the ``2 * n_pairs`` rows that a text pipeline's
+    ``decision_function`` scores: row ``i`` is pair ``i``'s chosen answer,
+    row ``n_pairs + i`` its rejected one.
+    """
+    kind, columns = check_texts(X, needs_prompt=False)
+    if kind != "triples":
+        raise ValueError("X must be comparisons: a table with columns 'prompt', 'chosen', "
+                         "'rejected' (or an array (n_pairs, 2, n_features)); got items "
+                         "with a 'response' column.")
+    items = {"response": columns["chosen"] + columns["rejected"]}
+    if "prompt" in (X.columns if hasattr(X, "columns") else X):
+        prompts = list(X["prompt"])
+        items = {"prompt": prompts + prompts, **items}
+    return items, len(columns["chosen"])
+
+
 def check_items(X, *, n_features=None, estimator=None, input_name="X"):
     """Return items as a float array ``(n_items, n_features)``; ``n_features``: the fitted width."""
     _refuse_none(X, input_name, "items, an array-like of shape (n_items, n_features)")

@@ -124,6 +124,9 @@ def test_bootstrap_subsets_comparisons_and_weights(data):
     again = clone(ensemble).fit(X, y, sample_weight=weight)
     for a, b in zip(indices, again.bootstrap_indices_):
         np.testing.assert_array_equal(a, b)
+    fewer = clone(ensemble).set_params(n_estimators=2).fit(X, y, sample_weight=weight)
+    np.testing.assert_array_equal(fewer.bootstrap_indices_, indices[:2])  # the first members
+    np.testing.assert_allclose(fewer.member_rewards(items), ensemble.member_rewards(items)[:2])
 
 
 def test_sample_weight_is_routed(data):

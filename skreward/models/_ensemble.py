@@ -15,7 +15,8 @@ from ._base import RewardModelMixin
 from ._bt import BTRegressor
 from ._nets import RewardNet
 from .._validation import (check_comparison_labels, check_comparisons, check_items,
-                           check_sample_weight, check_texts, fit_router, is_sample_aligned)
+                           check_sample_weight, fit_router, is_sample_aligned, is_text_table,
+                           text_comparison_items)
 from ..metrics import order_consistency_score
 
 _MAX_SEED = np.iinfo(np.int32).max
@@ -90,7 +91,9 @@ class RewardEnsemble(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
         ``None``: 1. Neural members fit one after another (torch threads
         them already).
     random_state : int, RandomState instance or None, default=None
-        Seeds the members' ``random_state`` and their bootstrap samples.
+        Seeds the members' ``random_state`` and their bootstrap samples, one
+        member after another: the first ``m`` members of an ensemble are
+        the members that ``n_estimators=m`` gives.
 
     Attributes
     ----------
@@ -181,9 +184,10 @@ class RewardEnsemble(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
         self : RewardEnsemble
         """
         members, names = self._unfitted_members()
-        if _is_table(X):
-            items, n_pairs = _table_items(X)
+        if is_text_table(X):
+            items, n_pairs = text_comparison_items(X)
             y = None if y is None else check_comparison_labels(y, n_pairs)
+            self.__dict__.pop("n_features_in_", None)  # texts have no width
         else:
             X, y = check_comparisons(X, y)
             n_pairs, self.n_features_in_ = len(X), X.shape[2]
@@ -195,9 +199,10 @@ class RewardEnsemble(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
             params = [routed[name].fit for name in names]
         else:
             params = [fit_params] * len(members)
-        rng = check_random_state(self.random_state)
-        member_seeds = rng.randint(_MAX_SEED, size=len(members))
-        sample_seeds = rng.randint(_MAX_SEED, size=len(members))
+        # one row of seeds per member, drawn in order: the first m members of an ensemble
+        # are those that n_estimators=m fits
+        member_seeds, sample_seeds = check_random_state(self.random_state).randint(
+            _MAX_SEED, size=(len(members), 2)).T
         if not isinstance(self.estimator, list):
             for member, seed in zip(members, member_seeds):
                 _set_random_states(member, seed)
@@ -312,7 +317,7 @@ class RewardEnsemble(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
             ``(reward - offsets_) / scales_`` of each member.
         """
         check_is_fitted(self)
-        if not _is_table(X):
+        if not is_text_table(X):
             X = check_items(X, n_features=getattr(self, "n_features_in_", None), estimator=self)
         return (self._raw_rewards(X) - self.offsets_[:, None]) / self.scales_[:, None]
 
@@ -370,9 +375,9 @@ class RewardEnsemble(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
         score : float
             Fraction of comparisons ordered as the labels say (ties count half).
         """
-        if not _is_table(X):
+        if not is_text_table(X):
             return super().score(X, y, sample_weight=sample_weight)
-        items, n_pairs = _table_items(X)
+        items, n_pairs = text_comparison_items(X)
         reward = self.decision_function(items)
         return order_consistency_score(check_comparison_labels(y, n_pairs),
                                        reward[:n_pairs] - reward[n_pairs:],
@@ -381,30 +386,6 @@ class RewardEnsemble(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
     def _raw_rewards(self, X):
         return np.stack([np.asarray(m.decision_function(X), dtype=np.float64).ravel()
                          for m in self.estimators_])
-
-
-def _is_table(X):
-    if isinstance(X, dict):
-        return True
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        return False
-    return isinstance(X, pd.DataFrame)
-
-
-def _table_items(X):
-    """Items table (chosen answers, then rejected ones) of a table of triples, and n_pairs."""
-    kind, columns = check_texts(X, needs_prompt=False)
-    if kind != "triples":
-        raise ValueError("X must be comparisons: a table with columns 'prompt', 'chosen', "
-                         "'rejected' (or an array (n_pairs, 2, n_features)); got items "
-                         "with a 'response' column.")
-    items = {"response": columns["chosen"] + columns["rejected"]}
-    if _is_table(X) and "prompt" in (X.columns if hasattr(X, "columns") else X):
-        prompts = list(X["prompt"])
-        items = {"prompt": prompts + prompts, **items}
-    return items, len(columns["chosen"])
 
 
 def _take(X, indices):
