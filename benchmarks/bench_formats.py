@@ -14,6 +14,8 @@ B. converted to TRL's **conversational** format: each dialogue split at its
    final assistant turns as ``chosen`` / ``rejected`` (as TRL's own HH-RLHF
    script does; the few pairs whose dialogues part before their final turn
    get no prompt, which makes that row an implicit-prompt conversation);
+   read once with ``chat_template="auto"`` (the default: the model's tokenizer
+   is consulted, which loads the model) and once with ``"plain"``;
 C. TRL's **implicit-prompt** format as a Hugging Face ``datasets.Dataset``:
    the raw ``chosen`` / ``rejected`` dialogues, the prompt split off by
    skreward.
@@ -76,7 +78,8 @@ def to_conversational(records):
     """Way B: explicit-prompt conversational rows (prompt None where the dialogues part early)."""
     rows = {"prompt": [], "chosen": [], "rejected": []}
     for record in records:
-        chosen, rejected = dialogue_messages(record["chosen"]), dialogue_messages(record["rejected"])
+        chosen = dialogue_messages(record["chosen"])
+        rejected = dialogue_messages(record["rejected"])
         same_start = chosen[:-1] == rejected[:-1] and chosen[-1]["role"] == "assistant" == \
             rejected[-1]["role"]
         rows["prompt"].append(chosen[:-1] if same_start else None)
@@ -97,26 +100,29 @@ def main():
     path = Path(args.data) / FILE
     records = [json.loads(line) for line in gzip.open(path, "rt", encoding="utf-8")]
     conversational = to_conversational(records)
-    ways = {
-        "A: load_hh_rlhf": lambda: load_hh_rlhf(path, drop_empty=False),
-        "B: TRL conversational (dict of lists)": lambda: conversational,
-        "C: TRL implicit prompt (datasets.Dataset)": lambda: datasets.Dataset.from_dict(
-            {"chosen": [r["chosen"] for r in records],
-             "rejected": [r["rejected"] for r in records]}),
-    }
     embedder = SentenceEmbedder(combine="concat", cache=args.cache, allow_empty=True)
+    plain = SentenceEmbedder(combine="concat", cache=args.cache, allow_empty=True,
+                             chat_template="plain")
+    ways = {  # name: (data, the embedder that reads it)
+        "A: load_hh_rlhf": (lambda: load_hh_rlhf(path, drop_empty=False), embedder),
+        "B: TRL conversational (dict of lists)": (lambda: conversational, embedder),
+        "B': same, chat_template='plain'": (lambda: conversational, plain),
+        "C: TRL implicit prompt (datasets.Dataset)": (lambda: datasets.Dataset.from_dict(
+            {"chosen": [r["chosen"] for r in records],
+             "rejected": [r["rejected"] for r in records]}), embedder),
+    }
     cv = KFold(5, shuffle=True, random_state=0)
     model = OrderConsistentClassifier(LogisticRegression(C=0.1, max_iter=2000))
     results, tables, arrays = {}, {}, {}
     start = time.perf_counter()  # warm-up: embeds what the cache lacks, so timings compare
-    embedder.transform(ways[next(iter(ways))]())
+    embedder.transform(ways[next(iter(ways))][0]())
     warmup_seconds = time.perf_counter() - start
-    for name, make in ways.items():
+    for name, (make, front_end) in ways.items():
         data = make()
         tables[name] = normalize_preferences(data, allow_empty=True)[
             ["prompt", "chosen", "rejected"]]
         start = time.perf_counter()
-        X = embedder.transform(data)
+        X = front_end.transform(data)
         seconds = time.perf_counter() - start
         arrays[name] = X
         accuracy = {ties: cross_val_score(model, X, cv=cv, scoring=functools.partial(
@@ -146,7 +152,10 @@ def main():
         "conversational_rows_without_explicit_prompt": n_implicit_rows,
         "warmup_seconds": round(warmup_seconds, 2),
         "timing_note": "embed_seconds are measured after a warm-up pass of way A, so each way "
-                       "reads the embedding cache: they time normalisation and cache lookups",
+                       "reads the embedding cache: they time normalisation and cache lookups; "
+                       "B (chat_template='auto') also loads the model once, to see whether its "
+                       "tokenizer has a chat template (it has none: plain rendering); B' skips "
+                       "that",
         "machine": f"{platform.platform()}; 2 CPU cores shared with other jobs (times are "
                    "noisy)",
         "results": results,

@@ -118,6 +118,8 @@ API_MODULES = {
         ("Saving and loading", ["save", "load", "read_card", "trusted_types"]),
         ("Reranking", ["rerank", "rerank_table", "score_texts", "RerankResult"]),
         ("Text", ["SentenceEmbedder", "LLMEmbedder", "TextVectorizer", "EmbeddingCache"]),
+        ("Preference data in TRL's formats", ["normalize_preferences", "preference_targets",
+                                              "render_conversation"]),
     ],
     # The documented homes of the reward models and the text front ends: their objects
     # are documented once, above, and listed under "Also here".
@@ -131,7 +133,7 @@ API_MODULES = {
     ],
     "skreward.datasets": [
         ("Synthetic data", ["make_preference_testbed"]),
-        ("Loaders of local files", ["load_hh_rlhf", "load_scored_responses"]),
+        ("Loaders of local files", ["load_hh_rlhf", "load_scored_responses", "load_preferences"]),
     ],
     "skreward.serve": [("The reward server", ["create_app"])],
     "skreward.experiments": [

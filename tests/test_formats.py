@@ -89,8 +89,9 @@ def test_standard_table_is_kept_and_signals_are_typed():
 
 
 def test_implicit_prompt_strings_are_split_at_a_word_or_assistant_turn():
-    table = normalize_preferences({"chosen": ["The sky is blue.", "\n\nHuman: Hi\n\nAssistant: Hello"],
-                                   "rejected": ["The sky is green.", "\n\nHuman: Hi\n\nAssistant: Help"]})
+    dialogue = "\n\nHuman: Hi\n\nAssistant: "
+    table = normalize_preferences({"chosen": ["The sky is blue.", dialogue + "Hello"],
+                                   "rejected": ["The sky is green.", dialogue + "Help"]})
     assert table[TEXT].values.tolist() == [["The sky is", "blue.", "green."],
                                            ["Human: Hi", "Hello", "Help"]]
 
@@ -99,7 +100,8 @@ def test_conversations_render_plainly_and_keep_the_final_assistant_turn():
     prompt = [{"role": "system", "content": "Be brief."}, user("Hi"), assistant("Hello."),
               user("Tell me a joke.")]
     chosen, rejected = [assistant("Knock knock.")], [assistant("No.")]
-    explicit = normalize_preferences({"prompt": [prompt], "chosen": [chosen], "rejected": [rejected]})
+    explicit = normalize_preferences({"prompt": [prompt], "chosen": [chosen],
+                                      "rejected": [rejected]})
     implicit = normalize_preferences({"chosen": [prompt + chosen], "rejected": [prompt + rejected]})
     expected = ["System: Be brief.\n\nHuman: Hi\n\nAssistant: Hello.\n\nHuman: Tell me a joke.",
                 "Knock knock.", "No."]
@@ -227,8 +229,8 @@ BAD = [
     ({**{c: ["p", "q"] for c in TEXT}, "margin": [-0.5, 1.0]},
      r"'margin' must be finite and non-negative; comparison \(row\) 0 has -0.5"),
     ({**{c: ["p", "q"] for c in TEXT}, "weight": [1.0, -1.0]}, r"'weight' at row 1 is -1.0"),
-    ({**{c: ["p", "q"] for c in TEXT}, "label": [0.5, 1.2]}, r"'label' at row 1 is 1.2; a soft "
-                                                             r"label is the probability in \[0, 1\]"),
+    ({**{c: ["p", "q"] for c in TEXT}, "label": [0.5, 1.2]},
+     r"'label' at row 1 is 1.2; a soft label is the probability in \[0, 1\]"),
     ({**{c: ["p", "q"] for c in TEXT}, "label": [float("nan"), 1]}, r"'label' at row 0 is nan"),
     ({"messages": [[user("Hi")]]}, r"one of TRL's formats"),
 ]

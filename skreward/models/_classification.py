@@ -25,7 +25,7 @@ def _per_row(value, n_pairs):
 
 
 def _soft_rows(X, y, rows):
-    """Rows of comparisons with soft labels: each item labelled 1 and 0, weighted ``y`` and ``1 - y``.
+    """Rows of comparisons with soft labels: each item a winner and a loser, weighted by ``y``.
 
     A comparison whose first item is preferred with probability ``y`` gives
     (first, 1) and (second, 0) of weight ``y``, and (first, 0) and

@@ -136,8 +136,11 @@ def normalize_preferences(data, *, tokenizer=None, allow_empty=False):
     ...     "chosen": [[{"role": "assistant", "content": "It is blue."}]],
     ...     "rejected": [[{"role": "assistant", "content": "It is green."}]],
     ...     "margin": [1.5]}
-    >>> normalize_preferences(conversational).to_dict("records")
-    [{'prompt': 'Human: What color is the sky?', 'chosen': 'It is blue.', 'rejected': 'It is green.', 'margin': 1.5}]
+    >>> table = normalize_preferences(conversational)
+    >>> table.loc[0, ["prompt", "chosen", "rejected"]].tolist()
+    ['Human: What color is the sky?', 'It is blue.', 'It is green.']
+    >>> float(table.loc[0, "margin"])
+    1.5
     >>> implicit = {"chosen": ["The sky is blue."], "rejected": ["The sky is green."]}
     >>> normalize_preferences(implicit).iloc[0].tolist()
     ['The sky is', 'blue.', 'green.']
@@ -386,8 +389,8 @@ def _pair_signals(columns, n):
         bad = ~np.isfinite(weight) | (weight < 0)
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"'weight' at row {first} is {float(weight[first])!r}; weights must be "
-                             "finite and non-negative.")
+            raise ValueError(f"'weight' at row {first} is {float(weight[first])!r}; weights "
+                             "must be finite and non-negative.")
         signals["weight"] = weight
     if "margin" in columns:
         signals["margin"] = check_margin(_numbers(columns["margin"], "margin"), n,

@@ -53,7 +53,8 @@ def check_reward_model_fit(name, estimator_orig):
 
 def check_reward_model_labels(name, estimator_orig):
     """``y=None`` means the first item is preferred; {-1, +1}, booleans and a column
-    ``(n_pairs, 1)`` code the same labels as {0, 1}; other labels are refused.
+    ``(n_pairs, 1)`` code the same labels as {0, 1}; labels outside [0, 1] (soft labels
+    inside it may be accepted), NaN, and the wrong number of labels are refused.
 
     Parameters
     ----------
@@ -82,7 +83,7 @@ def check_reward_model_labels(name, estimator_orig):
             warnings.simplefilter("ignore", DataConversionWarning)
             fitted = fit_rewards(seeded_clone(estimator_orig), X, coded, items)
         assert_same_rewards(fitted, reference, rtol=0, what=f"{name}: {what} and {{0, 1}}")
-    bad_labels = [(y * 0.5 + 0.25, r"(?i)label"), (y * 2 - (y == 0), r"(?i)label"),
+    bad_labels = [(y * 1.5 - 0.25, r"(?i)label"), (y * 2 - (y == 0), r"(?i)label"),
                   (np.where(y == 1, 1.0, np.nan), r"(?i)label|nan"), (y[:-1], str(N_PAIRS - 1))]
     for labels, message in bad_labels:
         with raises(ValueError, match=message):
