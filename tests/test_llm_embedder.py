@@ -3,6 +3,7 @@
 import pickle
 import sqlite3
 
+import datasets
 import numpy as np
 import pytest
 import torch
@@ -237,3 +238,21 @@ LOADED_OBJECTS = {
                          expected_failed_checks=lambda estimator: LOADED_OBJECTS)
 def test_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_trl_formats_give_the_embedding_of_their_plain_text(folder):
+    plain = {"prompt": ["Human: How do I bake bread?"],
+             "chosen": ["Mix flour, water, yeast; knead; bake."], "rejected": ["No."]}
+    conversational = {
+        "prompt": [[{"role": "user", "content": "How do I bake bread?"}]],
+        "chosen": [[{"role": "assistant", "content": "Mix flour, water, yeast; knead; bake."}]],
+        "rejected": [[{"role": "assistant", "content": "No."}]]}
+    implicit = datasets.Dataset.from_dict({
+        "chosen": ["Human: How do I bake bread?\n\nAssistant: Mix flour, water, yeast; knead; bake."],
+        "rejected": ["Human: How do I bake bread?\n\nAssistant: No."]})
+    embedder = LLMEmbedder(folder)
+    X = embedder.transform(plain)
+    np.testing.assert_array_equal(embedder.transform(conversational), X)
+    np.testing.assert_array_equal(embedder.fit(implicit).transform(implicit), X)
+    with pytest.raises(ValueError, match="'chosen' at row 0: message 0 has the unknown role"):
+        embedder.transform({**conversational, "chosen": [[{"role": "bot", "content": "Hi"}]]})

@@ -5,10 +5,10 @@ import os
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import TransformerTags
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._validation import check_texts
+from ._base import EmbedderMixin
 from ._cache import EmbeddingCache
 from ._formats import LazyTokenizer, as_text_table
 from ._model import load_model, model_namespace
@@ -17,7 +17,7 @@ from ._windows import chunks, prepare_texts
 COMBINE = ("concat", "text", "response", "concat_text")
 
 
-class SentenceEmbedder(TransformerMixin, BaseEstimator):
+class SentenceEmbedder(EmbedderMixin, TransformerMixin, BaseEstimator):
     """Embed (prompt, response) items or (prompt, chosen, rejected) triples.
 
     A scikit-learn transformer over `sentence-transformers
@@ -185,29 +185,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         self._validate_params()
         kind, columns = check_texts(self._table(X), needs_prompt=self.combine != "response",
                                     allow_empty=self.allow_empty)
-        if kind == "items":
-            return self._embed_items(columns.get("prompt"), columns["response"])
-        n = len(columns["chosen"])
-        both = self._embed_items(
-            None if columns.get("prompt") is None else columns["prompt"] * 2,
-            columns["chosen"] + columns["rejected"])
-        return np.stack([both[:n], both[n:]], axis=1)
-
-    def fit_transform(self, X, y=None):
-        """Check and embed the input (the embedder learns nothing).
-
-        Parameters
-        ----------
-        X : DataFrame or dict of lists
-            As in :meth:`transform`.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        X_out : ndarray of shape (n_items, n_features) or (n_pairs, 2, n_features)
-        """
-        return self.transform(X)
+        return self._arrays(kind, columns)
 
     def _table(self, X, plain=False):
         """``X`` as a table of strings; conversations rendered as ``chat_template`` says."""
@@ -229,27 +207,6 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         requests = [make[part](p, r) for part in parts for p, r in zip(prompts, responses)]
         vectors = self._embed(requests)
         return np.concatenate(np.split(vectors, len(parts)), axis=1)
-
-    def _embed(self, requests):
-        """Embeddings of requests ``(role, *texts)``; each distinct one embedded once."""
-        keys = ["\x00".join(r) for r in requests]
-        unique, inverse = np.unique(np.array(keys, dtype=object), return_inverse=True)
-        unique = unique.tolist()
-        request_of = dict(zip(keys, requests))
-        cache = self._cache()
-        if cache is None:
-            vectors, missing = [None] * len(unique), np.ones(len(unique), dtype=bool)
-        else:
-            namespace = self._namespace()
-            vectors, missing = cache.get(namespace, unique)
-        todo = np.flatnonzero(missing)
-        if len(todo):  # all missing texts in one pass, stored chunk by chunk as they come
-            for chunk, new in self._encode([request_of[unique[i]] for i in todo]):
-                if cache is not None:
-                    cache.put(namespace, [unique[i] for i in todo[chunk]], new)
-                for i, vector in zip(todo[chunk], new):
-                    vectors[i] = vector
-        return np.stack(vectors).astype(np.float32, copy=False)[inverse.ravel()]
 
     def _encode(self, requests):
         """Run the model on requests, truncated so that each response survives.
@@ -292,25 +249,6 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
 
     # -- what is kept between calls ---------------------------------------------------
 
-    def _memo(self, name, key, compute):
-        """``compute()``, kept under ``name`` until ``key`` (the parameters it reads) changes.
-
-        The one place the embedder keeps anything: the loaded model, the cache
-        namespace and a directory's cache. Memos are private (``get_params``
-        and :func:`~sklearn.base.clone` never see them) and never pickled.
-        """
-        memos = self.__dict__.setdefault("_memos", {})
-        if name not in memos or memos[name][0] != key:
-            memos[name] = (key, compute())
-        return memos[name][1]
-
-    def _cache(self):
-        """The EmbeddingCache to use, or None; a directory gets one kept across calls."""
-        if self.cache is None or isinstance(self.cache, EmbeddingCache):
-            return self.cache
-        directory = os.fspath(self.cache)
-        return self._memo("cache", directory, lambda: EmbeddingCache(directory))
-
     def _namespace(self):
         """Identity of the model and of the settings that change its vectors."""
         return self._memo(
@@ -325,18 +263,3 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
             lambda: load_model(self.model, device=self.device,
                                max_seq_length=self.max_seq_length,
                                quiet=not self.show_progress_bar))
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # a copy: pickling keeps this embedder's memos
-        state.pop("_memos", None)
-        return state
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        tags.input_tags.dict = True
-        tags.requires_fit = False
-        tags.transformer_tags = TransformerTags(preserves_dtype=[])
-        tags.non_deterministic = False
-        return tags

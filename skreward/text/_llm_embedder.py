@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from .._validation import check_texts
 from ._base import EmbedderMixin
 from ._cache import EmbeddingCache
+from ._formats import as_text_table
 from ._llm_model import (DTYPES, context_length, forward, load, model_identity, render_pair,
                          token_ids)
 
@@ -152,9 +153,9 @@ class LLMEmbedder(EmbedderMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : DataFrame or dict of lists
+        X : DataFrame, dict of lists or datasets.Dataset
             Items (``prompt``, ``response``) or triples (``prompt``,
-            ``chosen``, ``rejected``).
+            ``chosen``, ``rejected``), or preferences in a TRL format.
         y : None
             Ignored.
 
@@ -163,7 +164,7 @@ class LLMEmbedder(EmbedderMixin, TransformerMixin, BaseEstimator):
         self : LLMEmbedder
         """
         self._validate_params()
-        check_texts(X, allow_empty=self.allow_empty)
+        check_texts(self._table(X), allow_empty=self.allow_empty)
         return self
 
     def transform(self, X):
@@ -171,10 +172,14 @@ class LLMEmbedder(EmbedderMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : DataFrame or dict of lists
+        X : DataFrame, dict of lists or datasets.Dataset
             Items: columns ``prompt`` and ``response``. Triples: columns
             ``prompt``, ``chosen`` and ``rejected``. Other columns are
-            ignored.
+            ignored. Preferences in TRL's formats (implicit prompt,
+            conversational, unpaired) are normalised first by
+            :func:`~skreward.text.normalize_preferences`, conversations in
+            its plain rendering; the chat template is then applied to each
+            (prompt, response) as described above.
 
         Returns
         -------
@@ -182,8 +187,17 @@ class LLMEmbedder(EmbedderMixin, TransformerMixin, BaseEstimator):
             Items, or comparisons with the chosen response first. float32.
         """
         self._validate_params()
-        kind, columns = check_texts(X, allow_empty=self.allow_empty)
+        kind, columns = check_texts(self._table(X), allow_empty=self.allow_empty)
         return self._arrays(kind, columns)
+
+    def _table(self, X):
+        """``X`` as a table of strings: TRL's formats normalised, conversations rendered plain.
+
+        The chat template (if any) is applied later, to each (prompt, response)
+        pair, so that a conversation and its plain text (HH-RLHF's strings)
+        give one embedding.
+        """
+        return as_text_table(X, tokenizer=None, allow_empty=self.allow_empty)
 
     # -- embedding ---------------------------------------------------------------
 
