@@ -12,7 +12,8 @@ Every name is also importable from :mod:`skreward`.
 from ._cache import EmbeddingCache
 from ._embedder import SentenceEmbedder
 from ._llm_embedder import LLMEmbedder
-from ._formats import normalize_preferences, preference_targets, render_conversation
+from ._formats import normalize_preferences, render_conversation
+from ._signals import preference_targets
 from ._vectorizer import TextVectorizer
 
 __all__ = ["EmbeddingCache", "LLMEmbedder", "SentenceEmbedder", "TextVectorizer",

@@ -4,16 +4,13 @@
 dataset guide (standard, implicit prompt, conversational; paired and
 unpaired) become the table the text front ends read: ``prompt, chosen,
 rejected`` for comparisons, ``prompt, response`` for items. Conversations
-become text by :func:`render_conversation`. :func:`preference_targets` reads
-the training signals (``label``, ``weight``, ``margin``) off that table for a
-reward model's ``fit``.
+become text by :func:`render_conversation`; the training signals (``label``,
+``weight``, ``margin``) are checked in ``_signals.py``.
 """
-
-import numbers
 
 import numpy as np
 
-from .._validation import check_feedback_labels, check_margin
+from ._signals import item_labels, pair_signals
 
 #: How the plain rendering names each role (Anthropic's HH-RLHF convention).
 ROLE_NAMES = {"system": "System", "user": "Human", "assistant": "Assistant", "tool": "Tool"}
@@ -153,10 +150,10 @@ def normalize_preferences(data, *, tokenizer=None, allow_empty=False):
     columns = table_columns(data)
     if "chosen" in columns and "rejected" in columns:
         kind, texts = "comparisons", _pairs(columns, tokenizer, allow_empty)
-        signals = _pair_signals(columns, len(texts["chosen"]))
+        signals = pair_signals(columns, len(texts["chosen"]))
     elif "completion" in columns or "response" in columns:
         kind, texts = "items", _items(columns, tokenizer, allow_empty)
-        signals = _item_labels(columns)
+        signals = item_labels(columns)
     else:
         raise ValueError(
             "data must hold preferences in one of TRL's formats: columns ('prompt', 'chosen', "
@@ -167,43 +164,6 @@ def normalize_preferences(data, *, tokenizer=None, allow_empty=False):
     table = pd.DataFrame({**texts, **signals, **others})
     table.attrs["kind"] = kind
     return table
-
-
-def preference_targets(data):
-    """The training signals of a preference table, as ``fit`` arguments of a reward model.
-
-    Parameters
-    ----------
-    data : DataFrame, dict of lists or datasets.Dataset
-        Preferences in any format :func:`normalize_preferences` reads.
-
-    Returns
-    -------
-    y : ndarray or None
-        Comparisons: the ``label`` column (soft labels in [0, 1]), or
-        ``None`` (the chosen answer is always preferred). Items: the boolean
-        ``label`` column, or ``None``.
-    fit_params : dict
-        ``{"sample_weight": weight, "margin": margin}``, each only when its
-        column is present. Pass them to the pipeline's ``fit`` with metadata
-        routing enabled and the reward model's requests set, e.g.
-        ``BTRegressor().set_fit_request(sample_weight=True, margin=True)``.
-
-    Examples
-    --------
-    >>> from skreward.text import preference_targets
-    >>> y, params = preference_targets({"prompt": ["Hi"], "chosen": ["Hello!"],
-    ...                                 "rejected": ["Go away."], "label": [0.8],
-    ...                                 "margin": [2.0]})
-    >>> y.tolist(), {k: v.tolist() for k, v in params.items()}
-    ([0.8], {'margin': [2.0]})
-    """
-    table = data if _is_normalized(data) else normalize_preferences(data, allow_empty=True)
-    y = table["label"].to_numpy() if "label" in table else None
-    params = {name: table[column].to_numpy(dtype=np.float64)
-              for name, column in (("sample_weight", "weight"), ("margin", "margin"))
-              if column in table}
-    return y, params
 
 
 # -- reading the input ---------------------------------------------------------------
@@ -228,12 +188,6 @@ def table_columns(data):
         "data must be a pandas DataFrame, a dict of lists or a datasets.Dataset of "
         f"preferences; got {type(data).__name__}. Read files with "
         "skreward.datasets.load_preferences(path).")
-
-
-def _is_normalized(data):
-    import pandas as pd
-
-    return isinstance(data, pd.DataFrame) and "kind" in data.attrs
 
 
 def _is_messages(value):
@@ -363,47 +317,6 @@ def _items(columns, tokenizer, allow_empty):
     if prompts is None:
         del out["prompt"]
     return out
-
-
-def _numbers(values, field):
-    """A float array of a column of numbers, or a ValueError naming the field and row."""
-    for i, value in enumerate(values):
-        if not isinstance(value, (numbers.Real, np.bool_)) or isinstance(value, str):
-            raise ValueError(f"{field!r} at row {i} must be a number; got {value!r}.")
-    return np.asarray(values, dtype=np.float64)
-
-
-def _pair_signals(columns, n):
-    signals = {}
-    if "label" in columns:
-        labels = _numbers(columns["label"], "label")
-        bad = ~((labels >= 0) & (labels <= 1))  # NaN too
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"'label' at row {first} is {float(labels[first])!r}; a soft label "
-                             "is the probability in [0, 1] that the chosen answer is preferred "
-                             "(e.g. 0.8: four of five annotators chose it).")
-        signals["label"] = labels
-    if "weight" in columns:
-        weight = _numbers(columns["weight"], "weight")
-        bad = ~np.isfinite(weight) | (weight < 0)
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"'weight' at row {first} is {float(weight[first])!r}; weights "
-                             "must be finite and non-negative.")
-        signals["weight"] = weight
-    if "margin" in columns:
-        signals["margin"] = check_margin(_numbers(columns["margin"], "margin"), n,
-                                         input_name="'margin'")
-    return signals
-
-
-def _item_labels(columns):
-    if "label" not in columns:
-        return {}
-    labels = np.empty(len(columns["label"]), dtype=object)
-    labels[:] = columns["label"]
-    return {"label": check_feedback_labels(labels, input_name="'label'").astype(bool)}
 
 
 # -- the text front ends' entry ------------------------------------------------------
