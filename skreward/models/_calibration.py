@@ -14,7 +14,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._base import RewardModelMixin
 from ._pairwise import PairwiseTransformer
-from .._validation import check_comparisons, check_items, fit_router, is_sample_aligned
+from .._validation import (check_comparisons, check_items, check_sample_weight, fit_router,
+                           is_sample_aligned)
 
 
 class CalibratedReward(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
@@ -99,6 +100,8 @@ class CalibratedReward(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
     True
     """
 
+    # sample_weight also weighs the calibration and the reward statistics
+    __metadata_request__fit = {"sample_weight": True}
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "decision_function"])],
         "method": [StrOptions({"sigmoid", "isotonic", "normalize"})],
@@ -125,6 +128,8 @@ class CalibratedReward(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
             Passed to the reward model's ``fit``, sliced for each fold when
             they hold one value per sample (with metadata routing enabled:
             those it requests). ``groups`` also reaches the splitter.
+            ``sample_weight``, one weight per comparison (or item), also
+            weighs the calibration and the mean and standard deviation.
 
         Returns
         -------
@@ -144,6 +149,8 @@ class CalibratedReward(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
                                  f"{len(y)} values for {len(X)} items.")
         else:
             X, y = check_comparisons(X, y)
+        weight = fit_params.get("sample_weight")
+        weight = None if weight is None else check_sample_weight(weight, len(X))
         if _routing_enabled():
             routed = process_routing(self, "fit", **fit_params)
             params, split_params = routed.estimator.fit, routed.splitter.split
@@ -162,17 +169,22 @@ class CalibratedReward(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
                 held_out[test] = self._rewards(model, X[test])
             self.estimator_ = clone(self.estimator).fit(X, y, **params)
         rewards = self._rewards(self.estimator_, X)
-        self.reward_mean_ = float(np.mean(rewards))
-        std = float(np.std(rewards))
+        item_weight = None if weight is None else np.broadcast_to(
+            weight.reshape(-1, *[1] * (rewards.ndim - 1)), rewards.shape).ravel()
+        self.reward_mean_ = float(np.average(rewards.ravel(), weights=item_weight))
+        std = float(np.sqrt(np.average((rewards.ravel() - self.reward_mean_) ** 2,
+                                       weights=item_weight)))
         self.reward_std_ = std if std > 0 else 1.0
         self.scale_, self.calibrator_ = 1.0, None
         if self.method == "sigmoid":
             diff, label = PairwiseTransformer("difference").fit_resample(
                 held_out[:, :, None], y)
-            self.calibrator_ = LogisticRegression(fit_intercept=False, C=1e6).fit(diff, label)
+            self.calibrator_ = LogisticRegression(fit_intercept=False, C=1e6).fit(
+                diff, label, sample_weight=None if weight is None else np.tile(weight, 2))
             self.scale_ = float(self.calibrator_.coef_.ravel()[0])
         elif items:
-            self.calibrator_ = IsotonicRegression(out_of_bounds="clip").fit(held_out, y)
+            self.calibrator_ = IsotonicRegression(out_of_bounds="clip").fit(
+                held_out, y, sample_weight=weight)
         self.n_train_samples_ = len(X)
         self.sample_kind_ = "items" if items else "comparisons"
         self.n_features_in_ = X.shape[-1]
@@ -192,7 +204,7 @@ class CalibratedReward(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         routing : MetadataRouter
         """
-        return fit_router(self).add(
+        return fit_router(self, consumes=True).add(
             splitter=check_cv(self.cv),
             method_mapping=MethodMapping().add(caller="fit", callee="split"))
 
