@@ -132,6 +132,9 @@ def simulate_active_annotation(estimator, X, golden, groups=None, *, strategy="d
     """
     X = check_items(X)
     golden = check_rewards(golden, len(X), input_name="golden")
+    if len(golden) < 2:
+        raise ValueError(f"golden must hold at least two items to compare; got "
+                         f"n_samples={len(golden)}.")
     if groups is not None or pool == "same_prompt":
         groups = check_groups(groups, len(X))
     schedule = _check_schedule(n_labels)

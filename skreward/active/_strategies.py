@@ -61,11 +61,15 @@ def select_coreset(model, X, pool, n_pairs, rng, chunk_size=65_536, **_):
     D = differences(F, pool)
     D *= np.where(reward[pool[:, 0]] >= reward[pool[:, 1]], 1.0, -1.0)[:, None]
     seed = rng.randint(np.iinfo(np.int32).max)
+    # Random initial centres and a few Lloyd iterations (mini-batch epochs on large pools):
+    # centres spread over the pool are the point, not a converged clustering, and k-means++
+    # seeding costs O(n k d log k) for the large k of a labelling budget.
     if len(pool) > 20_000:
-        kmeans = MiniBatchKMeans(n_clusters=n_pairs, batch_size=4096, n_init=1,
-                                 random_state=seed).fit(D)
+        kmeans = MiniBatchKMeans(n_clusters=n_pairs, init="random", batch_size=4096, n_init=1,
+                                 max_iter=20, random_state=seed).fit(D)
     else:
-        kmeans = KMeans(n_clusters=n_pairs, n_init=1, random_state=seed).fit(D)
+        kmeans = KMeans(n_clusters=n_pairs, init="random", n_init=1, max_iter=20,
+                        random_state=seed).fit(D)
     distance = kmeans.transform(D)[np.arange(len(D)), kmeans.labels_]
     chosen = np.full(n_pairs, -1)
     order = np.lexsort((distance, kmeans.labels_))  # by cluster, nearest first
