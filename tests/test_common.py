@@ -21,6 +21,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 import skreward.utils.estimator_checks as skreward_checks
+from skreward.active import ActiveAnnotator
 from skreward import CalibratedReward, FeedbackClassifier
 from skreward import (BTRegressor, LengthControlledReward, OrderConsistentClassifier,
                       PairwiseTransformer, RewardEnsemble, RewardMLPClassifier, SentenceEmbedder,
@@ -107,6 +108,9 @@ ESTIMATORS = [
     # cross_prompt needs no groups, and replace=True lets the checks' tiny data give 20 pairs
     SimulatedAnnotator(OrderConsistentClassifier(LogisticRegression()), n_pairs=20,
                        pairing="cross_prompt", replace=True, random_state=0),
+    # rounds of 5 pairs among the checks' tiny data; cross_prompt needs no groups
+    ActiveAnnotator(OrderConsistentClassifier(LogisticRegression()), n_labels=(5, 10),
+                    n_candidates=50, random_state=0),
     SentenceEmbedder(),
     TextVectorizer(TfidfVectorizer()),  # sparse output, made dense
     TextVectorizer(make_pipeline(TfidfVectorizer(), TruncatedSVD(3, random_state=0))),
