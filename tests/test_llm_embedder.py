@@ -15,6 +15,7 @@ from transformers import (AutoModel, AutoTokenizer, LlamaConfig, LlamaForCausalL
                           PreTrainedTokenizerFast)
 
 from skreward import EmbeddingCache, LLMEmbedder, OrderConsistentClassifier
+from skreward.text import render_conversation
 from skreward.utils.estimator_checks import parametrize_with_checks
 
 TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"
@@ -96,6 +97,17 @@ def test_plain_rendering_without_a_template(folder, loaded):
     untemplated = char_tokenizer(chat_template=None)  # "auto" falls back to the plain text
     Y = LLMEmbedder(loaded[0], tokenizer=untemplated).transform(TRIPLES)
     np.testing.assert_allclose(Y, X, atol=1e-5)
+
+
+def test_plain_rendering_of_a_conversation_is_render_conversation(folder, loaded):
+    prompt = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
+              {"role": "user", "content": "Bye?"}]
+    reply = [{"role": "assistant", "content": "Goodbye!"}]
+    X = LLMEmbedder(folder, chat_template="plain").transform(
+        {"prompt": [prompt], "response": [reply]})
+    text = render_conversation(prompt + reply)
+    assert text.endswith("Human: Bye?\n\nAssistant: Goodbye!")
+    np.testing.assert_allclose(X[0], reference(loaded, text, special_tokens=True), atol=1e-5)
 
 
 def test_mean_pooling_averages_every_token(folder, loaded):

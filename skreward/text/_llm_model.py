@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ._formats import ROLE_NAMES, TURN_SEPARATOR
 from ._model import directory_fingerprint
 
 #: The plain rendering of a (prompt, response) pair: the prompt as given (HH-RLHF's
 #: ``"Human: ..."`` dialogue, or the plain rendering of a conversation), then the reply
-#: as an assistant turn, as the plain rendering of the whole conversation would read.
-ASSISTANT_TURN = "\n\nAssistant: "
+#: as an assistant turn, as ``render_conversation`` renders the whole conversation.
+ASSISTANT_TURN = TURN_SEPARATOR + ROLE_NAMES["assistant"] + ": "
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
