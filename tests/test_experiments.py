@@ -258,8 +258,84 @@ def test_runner_cell_is_the_public_simulated_annotator():
 def test_presets_are_valid_and_the_paper_preset_is_big():
     quick, paper = load_grid("quick"), load_grid("paper")
     assert {"BT-MLP", "CLF-MLP", "CLF-LGB"} <= set(quick["grid"][0]["model"])
-    assert set(PRESETS) == {"quick", "paper"}
+    assert set(PRESETS) == {"quick", "paper", "authors-quick", "authors-full"}
     assert paper["dataset"]["n_candidates"] == 500
+
+
+@pytest.mark.parametrize("name", ["authors-quick", "authors-full"])
+def test_authors_presets_follow_their_protocol(name):
+    grid = load_grid(name)
+    assert grid["ensemble"] == {"n_estimators": 10, "aggregates": ["mean", "min", "first"]}
+    assert grid["curve_ns"] == [2, 5, 10, 30, 50, 100, 300, 500] and grid["n_eval"] == 500
+    assert {k: grid["mlp"][k] for k in ("lr", "max_epochs", "validation_fraction", "patience")} \
+        == {"lr": 1e-3, "max_epochs": 30, "validation_fraction": 0.2, "patience": 3}
+    assert all(part["pairing"] == ["cross_prompt"] for part in grid["grid"])
+    assert {"BT-MLP", "CLF-MLP"} <= set(grid["grid"][0]["model"])
+    if name == "authors-full":
+        assert grid["mlp"]["batch_size"] == 10000 and grid["dataset"]["n_candidates"] == 500
+
+
+ENSEMBLE = {"dataset": {"n_prompts": 60, "n_test_prompts": 6, "n_candidates": 16},
+            "ensemble": {"n_estimators": 3, "aggregates": ["mean", "min", "first"],
+                         "bootstrap": True},
+            "curve_ns": [2, 5, 10, 30], "n_eval": 500,
+            "grid": {"model": ["BT-linear"], "beta": [10.0], "n_pairs": [300],
+                     "pairing": ["cross_prompt"], "seed": [0, 1]}}
+
+
+def test_an_ensemble_grid_judges_one_fit_under_each_aggregate(tmp_path):
+    from skreward.experiments._grid import make_model
+    from skreward.metrics import best_of_n_report, prompt_spearman_score
+
+    rows = run_experiments(ENSEMBLE, output=tmp_path, progress=False)
+    row = rows[0]
+    assert row["n_eval"] == "16"  # N capped at the smallest test prompt; curve N above it left out
+    assert [c for c in row if c.startswith("improvement@")] == ["improvement@2",
+                                                                "improvement@5", "improvement@10"]
+    for key in ("golden", "improvement", "oracle_fraction", "quantile", "spearman",
+                "improvement@10"):
+        assert row[f"mean:{key}"] == row[key]  # the first aggregate gives the main columns
+    assert row["min:spearman"] != row["mean:spearman"]  # the aggregates rank differently
+    # The columns are those of the ensemble's own rewards under each aggregate.
+    from skreward import SimulatedAnnotator
+
+    data = make_preference_testbed(**{**ENSEMBLE["dataset"], "random_state": 0})
+    model = SimulatedAnnotator(make_model("BT-linear", 0, None, ENSEMBLE["ensemble"]),
+                               n_pairs=300, pairing="cross_prompt", beta=10.0, random_state=0)
+    model.fit(data.X, data.golden, groups=data.groups)
+    ensemble = model.estimator_
+    assert len(ensemble.estimators_) == 3 and ensemble.bootstrap
+    args = (data.golden_test, ensemble.member_rewards(data.X_test)[0], data.groups_test)
+    report = best_of_n_report(*args, n=16)
+    assert float(row["first:quantile"]) == pytest.approx(report.quantile)
+    assert float(row["first:golden"]) == pytest.approx(report.golden)
+    assert float(row["first:spearman"]) == pytest.approx(prompt_spearman_score(*args))
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["ensemble"] == {"n_estimators": 3, "aggregates": ["mean", "min", "first"],
+                                    "k": 1.0, "bootstrap": True}
+    assert manifest["best_of_n"] == {"method": "exact", "curve_ns": [2, 5, 10, 30]}
+    report = write_report(tmp_path).read_text()
+    table = report.split("## Ensemble aggregates")[1].split("## ")[0]
+    assert "values are means over 2 seeds" in table
+    assert "| BT-linear | cross_prompt | 10 | 300 | min |" in table
+    # Another ensemble into the same folder is refused.
+    with pytest.raises(ValueError, match=r"ensemble: recorded .*\"n_estimators\": 3"):
+        run_experiments(dict(ENSEMBLE, ensemble={"n_estimators": 4}), output=tmp_path,
+                        progress=False)
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"ensemble": {"n_estimators": 0}}, "ensemble 'n_estimators' must be an int >= 1"),
+    ({"ensemble": {"aggregates": ["median"]}}, "ensemble 'aggregates' must be a non-empty list"),
+    ({"ensemble": {"k": -1}}, "ensemble 'k' must be a number >= 0"),
+    ({"ensemble": {"size": 3}}, "'ensemble' must be an object with keys among"),
+    ({"ensemble": {"bootstrap": "yes"}}, "ensemble 'bootstrap' must be true or false"),
+    ({"curve_ns": [2, 0]}, "'curve_ns' must be a non-empty list of ints >= 1"),
+    ({"curve_ns": []}, "'curve_ns' must be a non-empty list of ints >= 1"),
+])
+def test_bad_ensemble_or_curve_entries_get_clear_errors(entry, message):
+    with pytest.raises(ValueError, match=message):
+        load_grid({**ENSEMBLE, **entry})
 
 
 @pytest.mark.parametrize("content, message", [
@@ -293,7 +369,8 @@ def test_command_reports_errors_without_a_traceback(tmp_path):
     done = subprocess.run([sys.executable, "-m", "skreward", "run", "nope.json", "--output",
                            str(tmp_path)], env=env, capture_output=True, text=True)
     assert done.returncode == 2
-    assert "skreward: error: grid must be a preset ('quick', 'paper') or a JSON file" in done.stderr
+    assert ("skreward: error: grid must be a preset ('quick', 'paper', 'authors-quick', "
+            "'authors-full') or a JSON file") in done.stderr
 
 
 def test_user_npz_data_is_split_by_prompt(tmp_path):

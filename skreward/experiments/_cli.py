@@ -13,7 +13,9 @@ def main(argv=None):
     run = commands.add_parser("run", help="run a grid (resumes where a stopped run ended), "
                                           "then write the report")
     run.add_argument("grid", nargs="?", default="quick",
-                     help="preset 'quick' (minutes) or 'paper' (hours), or a JSON grid file")
+                     help="preset 'quick' (minutes) or 'paper' (hours), Sun et al.'s protocol "
+                          "'authors-quick' (minutes) or 'authors-full' (GPU or cluster), "
+                          "or a JSON grid file")
     run.add_argument("--data", nargs="+", metavar="PATH",
                      help=".npz with X, golden, groups (and optionally X_test, "
                           "golden_test, groups_test), .parquet, or a scored-responses "

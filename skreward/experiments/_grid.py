@@ -17,8 +17,20 @@ _VALUES = {"model": [StrOptions(set(MODELS))],
            **{key: ANNOTATION_CONSTRAINTS[key] for key in ("beta", "n_pairs", "pairing", "link")}}
 _KEYS = set(_VALUES)
 # The entries of a grid file besides ``grid``.
-_ENTRIES = {"grid", "description", "dataset", "mlp", "n_eval"}
+_ENTRIES = {"grid", "description", "dataset", "mlp", "n_eval", "ensemble", "curve_ns"}
 DEFAULT_N_EVAL = 64
+# N of the Best-of-N curve of every cell (those above the smallest test prompt are left out).
+DEFAULT_CURVE_NS = (2, 4, 8, 16, 32, 64, 128, 256, 500)
+AGGREGATES = ("mean", "min", "conservative", "first")
+_ENSEMBLE_KEYS = {"n_estimators", "aggregates", "k", "bootstrap"}
+
+# Sun et al.'s own scripts: cross-prompt comparisons, binary cross-entropy (BT on reward
+# differences, CLF on winners and losers), Adam at lr 1e-3, batches of about 10k, at most
+# 30 epochs with an 80/20 split and patience 3, ensembles of 10 judged by their mean, their
+# minimum and their first member, Best-of-N at N in {2, 5, ..., 500}.
+_AUTHORS_MLP = {"lr": 1e-3, "max_epochs": 30, "validation_fraction": 0.2, "patience": 3}
+_AUTHORS_ENSEMBLE = {"n_estimators": 10, "aggregates": ["mean", "min", "first"]}
+_AUTHORS_NS = [2, 5, 10, 30, 50, 100, 300, 500]
 
 # The paper's findings each need one factor to vary; a union of small grids
 # (one per figure) costs far less than their full product.
@@ -50,6 +62,25 @@ PRESETS = {
              "pairing": ["similar", "diverse"], "seed": list(range(5))},
         ],
     },
+    "authors-quick": {
+        "description": "Sun et al.'s protocol (ensembles of 10, exact Best-of-N at N up to "
+                       "500), small: minutes on 2 cores.",
+        "dataset": {"n_prompts": 400, "n_test_prompts": 40, "n_candidates": 100},
+        "n_eval": 500, "curve_ns": _AUTHORS_NS, "ensemble": _AUTHORS_ENSEMBLE,
+        "mlp": {**_AUTHORS_MLP, "module__hidden_sizes": [64, 32], "batch_size": 1000},
+        "grid": [{"model": ["BT-MLP", "CLF-MLP"], "beta": [1.0, 10.0], "n_pairs": [4000],
+                  "pairing": ["cross_prompt"], "seed": [0, 1, 2]}],
+    },
+    "authors-full": {
+        "description": "Sun et al.'s protocol at the paper's size (a GPU or a cluster).",
+        "dataset": {"n_prompts": 4000, "n_test_prompts": 200, "n_candidates": 500},
+        "n_eval": 500, "curve_ns": _AUTHORS_NS, "ensemble": _AUTHORS_ENSEMBLE,
+        "mlp": {**_AUTHORS_MLP, "module__hidden_sizes": [1024, 512], "batch_size": 10000},
+        "grid": [{"model": list(MODELS[:3]),
+                  "beta": [0.1, 0.3, 0.5, 0.7, 1.0, 3.0, 5.0, 10.0],
+                  "n_pairs": [10000, 20000, 40000],
+                  "pairing": ["cross_prompt"], "seed": list(range(5))}],
+    },
 }
 
 
@@ -62,7 +93,12 @@ def load_grid(spec):
     arguments of :func:`~skreward.datasets.make_preference_testbed`),
     ``mlp`` (parameters of :class:`~skreward.BTRegressor` and
     :class:`~skreward.RewardMLPClassifier`, e.g. ``module__hidden_sizes``,
-    ``max_epochs``) and ``n_eval`` (N of the reported Best-of-N).
+    ``max_epochs``), ``n_eval`` (N of the reported Best-of-N), ``curve_ns``
+    (the N of each cell's Best-of-N curve) and ``ensemble``: every model of
+    the grid becomes a :class:`~skreward.RewardEnsemble` of ``n_estimators``
+    members (optionally ``k`` and ``bootstrap``), judged under each of its
+    ``aggregates`` (``"mean"``, ``"min"``, ``"conservative"``, ``"first"``;
+    the first gives the main columns).
     """
     if isinstance(spec, dict):
         grid = spec
@@ -92,6 +128,8 @@ def _check_grid(grid):
     if not isinstance(n_eval, numbers.Integral) or isinstance(n_eval, bool) or n_eval < 2:
         raise ValueError("grid: 'n_eval' must be an int >= 2 (the N of Best-of-N); "
                          f"got {n_eval!r}.")
+    check_curve_ns(grid.get("curve_ns", list(DEFAULT_CURVE_NS)))
+    check_ensemble(grid.get("ensemble"))
     if not isinstance(grid.get("mlp", {}), dict):
         raise ValueError(f"grid: 'mlp' must be an object of BTRegressor and RewardMLPClassifier "
                          f"parameters; got {grid['mlp']!r}.")
@@ -115,6 +153,40 @@ def _check_values(part):
         for value in values:
             validate_parameter_constraints({key: _VALUES[key]}, {key: value},
                                            caller_name="the experiment grid")
+
+
+def check_curve_ns(ns):
+    """The grid's ``curve_ns``: a non-empty list of ints >= 1."""
+    if (not isinstance(ns, (list, tuple)) or not ns or any(
+            not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1 for n in ns)):
+        raise ValueError(f"grid: 'curve_ns' must be a non-empty list of ints >= 1 (the N of "
+                         f"the Best-of-N curve); got {ns!r}.")
+    return [int(n) for n in ns]
+
+
+def check_ensemble(ensemble):
+    """The grid's ``ensemble`` entry (None: single models), with its defaults filled in."""
+    if ensemble is None:
+        return None
+    if not isinstance(ensemble, dict) or set(ensemble) - _ENSEMBLE_KEYS:
+        raise ValueError(f"grid: 'ensemble' must be an object with keys among "
+                         f"{sorted(_ENSEMBLE_KEYS)}; got {ensemble!r}.")
+    ensemble = {"n_estimators": 10, "aggregates": ["mean"], "k": 1.0, "bootstrap": False,
+                **ensemble}
+    n, aggregates = ensemble["n_estimators"], ensemble["aggregates"]
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"grid: ensemble 'n_estimators' must be an int >= 1; got {n!r}.")
+    if (not isinstance(aggregates, list) or not aggregates
+            or not set(aggregates) <= set(AGGREGATES) or len(set(aggregates)) < len(aggregates)):
+        raise ValueError(f"grid: ensemble 'aggregates' must be a non-empty list of distinct "
+                         f"values among {list(AGGREGATES)}; got {aggregates!r}.")
+    k = ensemble["k"]
+    if not isinstance(k, numbers.Real) or isinstance(k, bool) or not k >= 0:
+        raise ValueError(f"grid: ensemble 'k' must be a number >= 0; got {k!r}.")
+    if not isinstance(ensemble["bootstrap"], bool):
+        raise ValueError(f"grid: ensemble 'bootstrap' must be true or false; "
+                         f"got {ensemble['bootstrap']!r}.")
+    return ensemble
 
 
 def testbed_settings(dataset):
@@ -156,8 +228,15 @@ def cell_key(cell):
             int(cell["seed"]), str(cell.get("link", "logistic")))
 
 
-def make_model(name, seed, mlp=None):
-    """The reward model a grid names, seeded."""
+def make_model(name, seed, mlp=None, ensemble=None):
+    """The reward model a grid names, seeded; an ensemble of it with ``ensemble`` set."""
+    if ensemble is not None:
+        from .. import RewardEnsemble
+
+        ensemble = check_ensemble(ensemble)
+        return RewardEnsemble(make_model(name, seed, mlp), n_estimators=ensemble["n_estimators"],
+                              aggregate=ensemble["aggregates"][0], k=ensemble["k"],
+                              bootstrap=ensemble["bootstrap"], random_state=seed)
     from lightgbm import LGBMClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

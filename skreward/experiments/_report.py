@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ._conditions import MAIN_PAIRINGS, ablation, hold, n_pairs_sweep, reference_condition
 from ._figures import FIGURES
+from ._protocol import aggregate_table
 from ._results import RESULTS, check_folder, read_manifest, read_results
 
 
@@ -43,8 +44,19 @@ def describe_inputs(manifest):
     mlp = json.dumps(manifest["mlp"]) if manifest["mlp"] else "library defaults"
     lines = [f"- Data: {what}.", f"- MLP settings: {mlp}; Best-of-N N requested: "
              f"{manifest['n_eval']}; skreward {manifest['skreward_version']}.",
-             "- Grid (the union of its parts):"]
+             *_protocol_lines(manifest), "- Grid (the union of its parts):"]
     return lines + [f"  - `{json.dumps(part)}`" for part in manifest["grid"]]
+
+
+def _protocol_lines(manifest):
+    lines = []
+    if manifest.get("ensemble"):
+        lines.append(f"- Every model an ensemble: {json.dumps(manifest['ensemble'])}.")
+    if manifest.get("best_of_n"):
+        lines.append(f"- Best-of-N: {manifest['best_of_n']['method']} expectation over random "
+                     f"candidate subsets; curve at N = {manifest['best_of_n']['curve_ns']} "
+                     "(those up to the smallest test prompt).")
+    return lines
 
 
 def write_report(output="skreward-results"):
@@ -100,6 +112,7 @@ def write_report(output="skreward-results"):
              "error bars and `sem` are standard errors over the seeds of one condition.", "",
              "## Findings of the paper, checked", ""]
     lines += [f"- {line}" for line in findings(frame)] + [""]
+    lines += aggregate_table(frame)
     for title, held, name, table in filter(None, figures):
         lines += [f"## {title}", "", held, "", f"![{title}]({name})", "", table, ""]
     path = output / "report.md"

@@ -23,7 +23,7 @@ OUTPUTS = (RESULTS, MANIFEST, "report.md", "fig1_models.png", "fig2_error_rate.p
            "fig3_n_pairs.png", "fig4_pairing.png", "fig5_similar_diverse.png", "fig6_delta.png",
            "fig_best_of_n_curve.png")
 # Manifest entries that determine the numbers of a cell: a run must match them to resume.
-INPUTS = ("skreward_version", "data", "n_eval", "mlp")
+INPUTS = ("skreward_version", "data", "n_eval", "mlp", "ensemble", "best_of_n")
 
 
 def check_folder(output):

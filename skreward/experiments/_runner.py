@@ -16,10 +16,12 @@ from .._simulation import SimulatedAnnotator
 from ..datasets import make_preference_testbed
 from ..metrics import (best_of_n_curve, best_of_n_report, length_correlation,
                        prompt_spearman_score, response_lengths)
-from ._grid import DEFAULT_N_EVAL, cell_key, grid_cells, load_grid, make_model, testbed_settings
+from ._grid import (DEFAULT_CURVE_NS, DEFAULT_N_EVAL, cell_key, check_ensemble, grid_cells,
+                    load_grid, make_model, testbed_settings)
+from ._protocol import aggregate_columns
 from ._results import append_result, check_folder, prepare_folder, read_results
 
-CURVE_NS = (2, 4, 8, 16, 32, 64, 128, 256, 500)
+CURVE_NS = DEFAULT_CURVE_NS
 
 
 def run_experiments(grid="quick", *, data=None, output="skreward-results", n_jobs=1,
@@ -38,15 +40,21 @@ def run_experiments(grid="quick", *, data=None, output="skreward-results", n_job
 
     ``output/manifest.json`` records what produced the results: the data
     (a file's name, size and SHA-256; the synthetic testbed's settings; or a
-    hash of in-memory arrays), the ``mlp`` settings, ``n_eval``, the skreward
-    version and the grids run. A run into a folder whose results came from
+    hash of in-memory arrays), the ``mlp`` settings, ``n_eval``, the
+    ``ensemble`` settings, how Best-of-N is computed (the exact expectation
+    over random subsets, and the N of its curve), the skreward version and
+    the grids run. With an ``ensemble`` entry (the ``authors-quick`` and
+    ``authors-full`` presets, Sun et al.'s protocol), each cell fits one
+    :class:`~skreward.RewardEnsemble` and adds columns
+    ``<aggregate>:<metric>`` for each of its aggregates. A run into a folder whose results came from
     other inputs is refused with a ``ValueError`` naming both; a grid with
     other or more cells on the same inputs resumes and adds its cells.
 
     Parameters
     ----------
     grid : str, path or dict, default="quick"
-        A preset (``"quick"``, ``"paper"``), a JSON grid file, or a dict;
+        A preset (``"quick"``, ``"paper"``, ``"authors-quick"``,
+        ``"authors-full"``), a JSON grid file, or a dict;
         see :func:`skreward.experiments.load_grid`.
     data : Bunch, str or path, default=None
         Items with golden rewards: a Bunch with ``X``, ``golden``, ``groups``
@@ -99,8 +107,12 @@ def run_experiments(grid="quick", *, data=None, output="skreward-results", n_job
     mlp = dict(grid.get("mlp") or {}, device=_check_device(device))
     identity = describe_data(data, grid)
     data = load_data(data, grid)
+    protocol = {"ensemble": check_ensemble(grid.get("ensemble")),
+                "curve_ns": list(grid.get("curve_ns", CURVE_NS))}
     manifest = {"skreward_version": __version__, "data": identity,
                 "n_eval": grid.get("n_eval", DEFAULT_N_EVAL), "mlp": grid.get("mlp") or {},
+                "ensemble": protocol["ensemble"],
+                "best_of_n": {"method": "exact", "curve_ns": protocol["curve_ns"]},
                 "grid": grid["grid"]}
     path = prepare_folder(output, manifest, fresh=fresh)
     done = {cell_key(row) for row in read_results(path)}
@@ -112,7 +124,7 @@ def run_experiments(grid="quick", *, data=None, output="skreward-results", n_job
         rows = Parallel(n_jobs=min(effective_n_jobs(n_jobs), len(todo)),
                         return_as="generator_unordered", initializer=_exit_with_parent,
                         initargs=(os.getpid(),))(
-            delayed(run_cell)(cell, data, mlp, n_eval) for cell in todo)
+            delayed(run_cell)(cell, data, mlp, n_eval, protocol) for cell in todo)
         for row in tqdm(rows, total=len(todo), disable=not progress, desc="cells"):
             _append(path, row)
     return read_results(path)
@@ -171,9 +183,15 @@ def _exit_with_parent(parent):
     threading.Thread(target=watch, name="skreward-exit-with-parent", daemon=True).start()
 
 
-def run_cell(cell, data, mlp, n_eval):
-    """Simulate, fit and judge one cell; returns its result row."""
-    model = SimulatedAnnotator(make_model(cell["model"], cell["seed"], mlp),
+def run_cell(cell, data, mlp, n_eval, protocol=None):
+    """Simulate, fit and judge one cell; returns its result row.
+
+    ``protocol``: the grid's ``ensemble`` (None: a single model) and
+    ``curve_ns``. Best-of-N is the exact expectation over random subsets.
+    """
+    protocol = protocol or {}
+    ensemble = protocol.get("ensemble")
+    model = SimulatedAnnotator(make_model(cell["model"], cell["seed"], mlp, ensemble),
                                n_pairs=cell["n_pairs"], pairing=cell["pairing"],
                                beta=cell["beta"], link=cell["link"], random_state=cell["seed"])
     start = time.perf_counter()
@@ -181,9 +199,9 @@ def run_cell(cell, data, mlp, n_eval):
     fit_seconds = time.perf_counter() - start  # the simulation is a small part of it
     reward = model.decision_function(data.X_test)
     args = (data.golden_test, reward, data.groups_test)
-    bon = best_of_n_report(*args, n=n_eval, random_state=cell["seed"])
-    ns = [n for n in CURVE_NS if n <= n_eval]
-    curve = best_of_n_curve(*args, ns=ns, n_repeats=20, random_state=cell["seed"])
+    bon = best_of_n_report(*args, n=n_eval)
+    ns = [n for n in protocol.get("curve_ns", CURVE_NS) if n <= n_eval]
+    curve = best_of_n_curve(*args, ns=ns)
     lengths = data.get("lengths_test")  # response lengths, when the data has texts
     return {**cell, "n_eval": n_eval, "annotation_error_rate": model.annotation_error_rate_,
             "annotation_tie_rate": model.annotation_tie_rate_,
@@ -191,8 +209,11 @@ def run_cell(cell, data, mlp, n_eval):
                                    length_correlation(lengths, reward, data.groups_test)),
             "mean_abs_delta": model.mean_abs_delta_, "improvement": bon.improvement,
             "oracle_fraction": bon.oracle_fraction, "golden": bon.golden,
-            "spearman": prompt_spearman_score(*args), "fit_seconds": fit_seconds,
-            **{f"improvement@{n}": v for n, v in zip(ns, curve.improvement)}}
+            "quantile": bon.quantile, "spearman": prompt_spearman_score(*args),
+            "fit_seconds": fit_seconds,
+            **{f"improvement@{n}": v for n, v in zip(ns, curve.improvement)},
+            **({} if ensemble is None else aggregate_columns(
+                model.estimator_, data, n_eval, ns, ensemble["aggregates"]))}
 
 
 def describe_data(data, grid):
