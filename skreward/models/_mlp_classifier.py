@@ -24,8 +24,10 @@ class RewardMLPClassifier(ClassifierMixin, RewardNet):
     :meth:`decision_function` (the logit of ``classes_[1]``) is the reward.
     BT-MLP and CLF-MLP then differ only in the objective.
 
-    ``fit(X, y, sample_weight=None)`` takes items, their labels and
-    optionally a weight per item. It is a skorch ``NeuralNet``: callbacks,
+    ``fit(X, y, sample_weight=None)`` takes items, their hard labels and
+    optionally a weight per item; a ``margin`` is refused (it belongs to a
+    comparison's reward difference). Soft labels of comparisons reach it
+    through :class:`~skreward.OrderConsistentClassifier` as weighted rows. It is a skorch ``NeuralNet``: callbacks,
     ``history_``, ``warm_start``, ``partial_fit`` and ``module__*`` /
     ``optimizer__*`` parameters work as in skorch.
 
