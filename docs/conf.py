@@ -113,6 +113,7 @@ API_MODULES = {
         ("Comparisons to features", ["PairwiseTransformer"]),
         ("Simulated annotation", ["SimulatedAnnotator", "simulate_comparisons",
                                   "SimulatedComparisons"]),
+        ("Unpaired feedback", ["FeedbackClassifier", "simulate_feedback", "SimulatedFeedback"]),
         ("Model selection", ["BestOfNScorer"]),
         ("Calibration", ["CalibratedReward"]),
         ("Saving and loading", ["save", "load", "read_card", "trusted_types"]),
@@ -134,6 +135,7 @@ API_MODULES = {
     "skreward.datasets": [
         ("Synthetic data", ["make_preference_testbed"]),
         ("Loaders of local files", ["load_hh_rlhf", "load_scored_responses", "load_preferences"]),
+        ("Embedding arrays", ["load_embedding_arrays"]),
     ],
     "skreward.serve": [("The reward server", ["create_app"])],
     "skreward.experiments": [

@@ -47,7 +47,7 @@ class SimulatedFeedback:
         noiseless label (good exactly when the golden reward is above the
         threshold), where an item at the threshold counts one half (its label
         is a fair coin flip), as ties count in
-        :attr:`SimulatedComparisons.error_rate`.
+        ``SimulatedComparisons.error_rate``.
     mean_abs_margin : float
         Mean ``|r - threshold|`` of the golden reward over the labels: how far
         from the annotator's reference level the labelled items are.
