@@ -228,3 +228,29 @@ def test_thumbs_and_comparisons_reach_the_same_quality_on_clean_labels(testbed, 
     b = OrderConsistentClassifier(LogisticRegression()).fit(
         sim.take(testbed.X), sim.y).decision_function(testbed.X_test)
     assert np.corrcoef(np.argsort(np.argsort(a)), np.argsort(np.argsort(b)))[0, 1] > 0.8
+
+
+def test_trl_unpaired_format_end_to_end():
+    """TRL's prompt, completion, label -> items table -> text features -> reward, in a Pipeline."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    from skreward import TextVectorizer
+    from skreward.text import normalize_preferences, preference_targets
+
+    good, bad = "Here is a clear and helpful answer.", "No."
+    trl = {"prompt": [f"Question {i}?" for i in range(40)],
+           "completion": [good if i % 2 else bad for i in range(40)],
+           "label": [bool(i % 2) for i in range(40)],
+           "weight": [1.0] * 40}
+    table = normalize_preferences(trl)
+    y, params = preference_targets(trl)
+    assert list(table.columns[:3]) == ["prompt", "response", "label"] and y.dtype == bool
+    model = make_pipeline(TextVectorizer(TfidfVectorizer()),
+                          FeedbackClassifier(LogisticRegression()))
+    model.fit(table, y, feedbackclassifier__sample_weight=params["sample_weight"])
+    reward = model.decision_function({"prompt": ["Q?", "Q?"], "response": [good, bad]})
+    assert reward[0] > reward[1]
+    assert model.predict({"prompt": ["Q?"], "response": [good]}).tolist() == [True]
+    with pytest.raises(ValueError, match="label"):
+        normalize_preferences({**trl, "label": ["yes"] + trl["label"][1:]})
