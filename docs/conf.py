@@ -138,6 +138,11 @@ API_MODULES = {
         ("Embedding arrays", ["load_embedding_arrays"]),
     ],
     "skreward.serve": [("The reward server", ["create_app"])],
+    "skreward.active": [
+        ("Selecting pairs", ["select_pairs", "reward_features", "STRATEGIES"]),
+        ("Experiments with a golden reward", ["ActiveAnnotator", "simulate_active_annotation",
+                                              "ActiveRound"]),
+    ],
     "skreward.experiments": [
         ("Running and reporting", ["run_experiments", "write_report", "findings", "load_grid"]),
         ("Constants", ["MODELS", "PRESETS"]),

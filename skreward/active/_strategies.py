@@ -13,6 +13,7 @@ from ._doptimal import (WhitenedPairs, differences, fisher_weights, prior_matrix
 from ._features import reward_features
 from ._greedy import greedy_select
 
+#: The names of the selection strategies, for ``strategy=``.
 STRATEGIES = ("random", "gap", "disagreement", "coreset", "d_optimal", "past_aware")
 BATCHES = ("greedy", "top_k")
 
