@@ -260,7 +260,8 @@ def test_trl_formats_give_the_embedding_of_their_plain_text(folder):
         "chosen": [[{"role": "assistant", "content": "Mix flour, water, yeast; knead; bake."}]],
         "rejected": [[{"role": "assistant", "content": "No."}]]}
     implicit = datasets.Dataset.from_dict({
-        "chosen": ["Human: How do I bake bread?\n\nAssistant: Mix flour, water, yeast; knead; bake."],
+        "chosen": ["Human: How do I bake bread?\n\nAssistant: Mix flour, water, yeast; knead; "
+                   "bake."],
         "rejected": ["Human: How do I bake bread?\n\nAssistant: No."]})
     embedder = LLMEmbedder(folder)
     X = embedder.transform(plain)
