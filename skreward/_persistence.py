@@ -120,6 +120,10 @@ class NetState:
         """The fitted net, on ``device`` (``None``: as saved, or the CPU without CUDA)."""
         import torch
 
+        from .models._nets import RewardNet
+
+        if not (isinstance(self.cls, type) and issubclass(self.cls, RewardNet)):
+            raise ValueError(f"a stored net must be a RewardNet; the file names {self.cls!r}.")
         params = dict(self.params)
         params["device"] = _device(params.get("device"), device)
         net = self.cls(**params)

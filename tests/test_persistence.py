@@ -179,3 +179,24 @@ def test_read_card_refuses_other_files(tmp_path):
     other.write_text("not a zip")
     with pytest.raises(ValueError, match="not a file written by skreward.save"):
         read_card(other)
+
+
+def test_a_forged_net_entry_is_refused(comparisons, tmp_path):
+    """A file whose stored net names another (trusted) class builds nothing."""
+    X, y = comparisons
+    path = tmp_path / "model.skops"
+    save(BTRegressor(**SMALL_NET).fit(X[:200], y[:200]), path)
+    with zipfile.ZipFile(path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    files["schema.json"] = files["schema.json"].replace(
+        b'"__class__": "BTRegressor",\n        "__module__": "skreward.models._bt"',
+        b'"__class__": "LogisticRegression",\n        "__module__": '
+        b'"sklearn.linear_model._logistic"')
+    forged = tmp_path / "forged.skops"
+    with zipfile.ZipFile(forged, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    with pytest.raises(ValueError, match="does not trust"):
+        load(forged)
+    with pytest.raises(ValueError, match="a stored net must be a RewardNet"):
+        load(forged, trusted=["sklearn.linear_model._logistic.LogisticRegression"])
