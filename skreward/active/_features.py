@@ -84,9 +84,9 @@ def reward_features(model, X):
 
 
 def _is_linear_or_tree(model):
-    fitted = [name for name in ("coef_", "feature_importances_", "booster_", "tree_",
-                                ) if hasattr(model, name)]
-    return bool(fitted)
+    """A fitted linear model (``coef_``) or tree model (scikit-learn's, LightGBM's)."""
+    return any(hasattr(model, name)
+               for name in ("coef_", "feature_importances_", "booster_", "tree_"))
 
 
 def _last_hidden_layer(net, X):

@@ -53,7 +53,7 @@ class Picks:
             self.synced = self.k
 
     def update(self, quad, first, second, since, chunk_size):
-        """``d^T M^{-1} d`` now of pairs ``(first, second)`` whose value ``quad`` is from ``since``."""
+        """``d^T M^{-1} d`` now of pairs ``(first, second)``, from ``quad`` as of pick ``since``."""
         self.sync()
         if since < self.k:
             step = max(1, chunk_size * 64 // (self.k - since))
@@ -115,7 +115,9 @@ def greedy_select(space, weights, n_select, chunk_size=65_536, block=None, hot=2
     active, first, second = (np.empty(n, dtype=np.int64) for _ in range(3))
     weight, quad = np.empty(n), np.empty(n)
     size, since, position, refreshes = 0, 0, 0, 0
-    hot_rows = np.empty(0, dtype=np.int64)
+    # The hot set: rows of the active set, their differences and current d^T M^{-1} d, and
+    # the best (gain, index) of the rest of the active set at the last refresh.
+    hot_rows, hot_D, hot_quad, rest = np.empty(0, dtype=np.int64), None, None, None
     picks = []
     while len(picks) < n_select:
         if len(hot_rows):
