@@ -4,7 +4,7 @@ A skops file holds a tree of known types (numpy arrays, builtins, scikit-learn
 estimators) and is loaded without unpickling, so a file cannot run code of its
 author's choosing. skops cannot store a skorch net (its torch module, optimizer
 and callbacks are objects that only pickle knows), so :func:`save` replaces
-every neural reward model by a :class:`NetState`, its constructor parameters
+every neural reward model by a ``NetState``, its constructor parameters
 and the weights of its scoring module as numpy arrays, and :func:`load`
 rebuilds the net from them on the device asked for (a net trained on CUDA
 loads on a machine without a GPU). The model card (``_card.py``) travels in
@@ -41,7 +41,7 @@ _NET_SKIPPED = {"module_", "optimizer_", "criterion_", "history_", "callbacks_",
 def trusted_types():
     """Names of the types that :func:`load` trusts without being told.
 
-    skreward's own estimators (and :class:`NetState`, the stored form of a
+    skreward's own estimators (and ``NetState``, the stored form of a
     neural reward model), LightGBM's models, torch's optimizer and layer
     classes (stored as class names, never as objects with code), and what
     skops trusts itself (numpy, scikit-learn, builtins).
@@ -222,7 +222,7 @@ def save(model, path, *, card=None):
 
     The file is a skops zip: loading it runs no code of its author's choosing.
     Neural reward models are stored as their parameters and the weights of
-    their scoring network (:class:`NetState`); training-only objects
+    their scoring network (``NetState``); training-only objects
     (callbacks, history) are left out. A model card (versions, the
     embedder's model and settings, training size, simulation settings,
     cross-validated scores, normalisation constants) is written into the same
@@ -290,7 +290,7 @@ def load(path, *, trusted=None, device=None):
     trusted : list of str, default=None
         Type names to trust beyond :func:`trusted_types` (skreward's own,
         LightGBM's, scikit-learn's and numpy's). Check what a file holds with
-        :func:`skops.io.get_untrusted_types` and list only types from a
+        ``skops.io.get_untrusted_types`` and list only types from a
         source you trust.
     device : str, default=None
         Torch device for neural reward models and embedders, e.g. ``"cpu"``.

@@ -88,6 +88,7 @@ def test_openrlhf_request_gives_in_process_rewards(server, model):
     assert answer.status_code == 200, answer.text
     expected = model.decision_function({"prompt": prompts, "response": responses})
     np.testing.assert_array_equal(answer.json()["rewards"], expected)
+    assert answer.json()["scores"] == answer.json()["rewards"]
 
 
 @pytest.mark.slow
@@ -199,3 +200,24 @@ def test_concurrent_requests_are_batched(model):
     expected = model.decision_function({"prompt": ["Hi"] * 32,
                                         "response": [f" Hello {i}" for i in range(32)]})
     np.testing.assert_array_equal([a.json()["rewards"][0] for a in answers], expected)
+
+
+def test_ensemble_uncertainty_is_served():
+    from skreward import RewardEnsemble
+
+    ensemble = make_pipeline(
+        TextVectorizer(TfidfVectorizer()),
+        RewardEnsemble(OrderConsistentClassifier(LogisticRegression()), n_estimators=3,
+                       bootstrap=True, random_state=0)).fit(TRIPLES)
+    items = {"prompt": ["Hi", "Hi"], "response": [" Hello! How can I help?", " No."]}
+    with TestClient(create_app(ensemble)) as client:
+        answer = client.post("/get_reward", json={
+            "query": [p + r for p, r in zip(items["prompt"], items["response"])],
+            "prompts": items["prompt"]}).json()
+        ranked = client.post("/rerank", json={"prompt": "Hi",
+                                              "responses": items["response"]}).json()
+    np.testing.assert_array_equal(answer["rewards"], ensemble.decision_function(items))
+    expected_std = ensemble[-1].reward_std(ensemble[:-1].transform(items))
+    np.testing.assert_array_equal(answer["uncertainty"], expected_std)
+    assert max(expected_std) > 0
+    np.testing.assert_array_equal(ranked["uncertainty"], expected_std)

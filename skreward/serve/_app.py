@@ -153,7 +153,8 @@ def create_app(model, *, token=None, max_batch=1024, max_body_bytes=4_000_000,
                                       "query must be its prompt followed by the response.")
             responses = [q[len(p):] for q, p in zip(queries, prompts)]
         rewards, std = await rewards_of(request, prompts, responses, hint)
-        out = {"rewards": rewards.tolist()}
+        # newer OpenRLHF servers also answer "scores" (its dynamic filtering reads them)
+        out = {"rewards": rewards.tolist(), "scores": rewards.tolist()}
         if std is not None:
             out["uncertainty"] = std.tolist()
         return out
