@@ -3,7 +3,7 @@
 Question: an ensemble of M BT-MLP (or CLF-MLP) members of the paper's
 network (d -> 1024 -> 512 -> 1, ReLU, Adam lr 1e-3, batch 128) trained by
 ``skreward.models.fit_stacked`` (one batched forward and backward pass per
-step for all members: ``torch.func.vmap`` over their stacked weights) vs the
+step for all members: grouped linear layers over their stacked weights) vs the
 same M members fitted one after another (``clone(member).fit``), on the same
 comparisons, for d = 384 and 2048 and M = 5 and 10, in one process. The two
 are interleaved (stacked, separate, separate, stacked, ...) so that load from
@@ -103,7 +103,8 @@ def bench(model, d, n_members, X, y, X_check, epochs, reps, device):
         "model": model, "d": d, "n_members": n_members, "n_rows": len(X), "epochs": epochs,
         "stacked_s": times["stacked"], "separate_s": times["separate"],
         "speedup": best_p / best_s,
-        "speedup_median": statistics.median(times["separate"]) / statistics.median(times["stacked"]),
+        "speedup_median": (statistics.median(times["separate"])
+                           / statistics.median(times["stacked"])),
         "stacked_cpu_s": times["stacked_cpu"], "separate_cpu_s": times["separate_cpu"],
         "speedup_cpu": min(times["separate_cpu"]) / min(times["stacked_cpu"]),
         "stacked_rows_per_s": work / best_s, "separate_rows_per_s": work / best_p,

@@ -30,14 +30,17 @@ cd "$ROOT"
 DRY=""
 case "${1:-}" in
   --cpu-dry-run) DRY="--cpu-dry-run" ;;
-  --fetch-wheels)
+  --fetch-wheels)  # pure-Python wheels, the versions installed here (else the latest)
+    FETCH_PY="${PYTHON:-python3}"
+    [ -z "${PYTHON:-}" ] && [ -x "$ROOT/.venv/bin/python" ] && FETCH_PY="$ROOT/.venv/bin/python"
     mkdir -p .whl
     for pkg in skorch skops; do
-      version="$(python3 -c "import importlib.metadata as m; print(m.version('$pkg'))" 2>/dev/null)"
-      python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+      version="$("$FETCH_PY" -c "import importlib.metadata as m; print(m.version('$pkg'))" 2>/dev/null)"
+      "$FETCH_PY" -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
         --implementation py -d .whl "$pkg${version:+==$version}" || exit 1
     done
-    ls -l .whl; exit 0 ;;
+    ls -l .whl
+    echo "(keep .whl/ out of git: echo /.whl/ >> .git/info/exclude)"; exit 0 ;;
   "") ;;
   *) echo "usage: bash benchmarks/gpu_check.sh [--cpu-dry-run | --fetch-wheels]" >&2; exit 2 ;;
 esac

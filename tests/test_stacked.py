@@ -101,7 +101,8 @@ def test_the_members_differ_and_the_seeds_decide(data):
     rewards = [net.decision_function(X[:, 0]) for net in first]
     assert not np.allclose(rewards[0], rewards[1])  # own initialisation and batch order
     for net, same in zip(first, again):  # the same seeds: identical, bit for bit
-        np.testing.assert_array_equal(net.decision_function(X[:, 0]), same.decision_function(X[:, 0]))
+        np.testing.assert_array_equal(net.decision_function(X[:, 0]),
+                                      same.decision_function(X[:, 0]))
 
 
 def test_a_stopped_member_does_not_move(data):

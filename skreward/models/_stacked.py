@@ -27,10 +27,10 @@ import torch
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.utils import is_dataset
 from torch.func import stack_module_state
-from torch.nn import functional as F
 
 from .._validation import check_sample_weight
 from ._batching import ArrayDataset
+from ._grouped import grouped_forward
 from ._modules import RewardMLP
 from ._nets import RewardNet
 
@@ -350,32 +350,6 @@ def fit_stacked(estimators, X, y=None, sample_weight=None, sample_indices=None):
     return nets
 
 
-def _grouped_forward(template):
-    """RewardMLP's forward on the stacked weights of M members: ``(M, ..., d) -> (M, ...)``.
-
-    As ``RewardNet.infer`` does for one member, the items are flattened to
-    ``(M, n, d)``; each hidden linear layer is one ``baddbmm`` (bias plus
-    batched product, which on CPU sums as ``addmm`` does for one member), the
-    output layer of width 1 is each member's own ``linear`` (a matrix-vector
-    product, which the batched kernel would sum in another order).
-    """
-    layers = list(template.layers)
-
-    def forward(params, x):
-        h = x.reshape(x.shape[0], -1, x.shape[-1])
-        for k, layer in enumerate(layers):
-            if not isinstance(layer, torch.nn.Linear):
-                h = layer(h)  # an activation: elementwise
-                continue
-            weight, bias = params[f"layers.{k}.weight"], params[f"layers.{k}.bias"]
-            if weight.shape[1] == 1:
-                h = torch.stack([F.linear(h[i], weight[i], bias[i]) for i in range(len(h))])
-            else:
-                h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
-        return h.squeeze(-1).reshape(x.shape[:-1])
-    return forward
-
-
 def _run(members, phase, forward, params, data_X, data_y, optimizer=None):
     """One pass over the members' ``phase`` batches, stepping ``optimizer`` if given.
 
@@ -401,7 +375,7 @@ def _run(members, phase, forward, params, data_X, data_y, optimizer=None):
 
 def _train(members, data_X, data_y):
     first = members[0].net
-    forward = _grouped_forward(first.module_)
+    forward = grouped_forward(first.module_)
     active = list(members)
     params, _ = stack_module_state([m.net.module_ for m in active])  # RewardMLP: no buffers
     optimizer = _optimizer(first, params)
@@ -414,8 +388,9 @@ def _train(members, data_X, data_y):
             with torch.no_grad():
                 valid = _run(active, "valid", forward, params, data_X, data_y)
         for i, m in enumerate(active):
-            for prefix, (losses, sizes) in [("train", train)] + ([("valid", valid)] if valid else []):
-                _record(m.net, prefix, [row[i] for row in losses], sizes)
+            for prefix, result in [("train", train), ("valid", valid)]:
+                if result is not None:
+                    _record(m.net, prefix, [row[i] for row in result[0]], result[1])
             _hand_over(m, i, params, None)
             try:
                 m.net.notify("on_epoch_end", dataset_train=None, dataset_valid=None)
