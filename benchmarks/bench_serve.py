@@ -104,6 +104,15 @@ class Server:
                 time.sleep(0.1)
         raise RuntimeError("server did not start")
 
+    def cpu_seconds(self):
+        with open(f"/proc/{self.process.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def counters(self):
+        health = httpx.get(f"{self.url}/health", timeout=60).json()
+        return health["batches"], health["items"]
+
     def rss_mib(self):
         with open(f"/proc/{self.process.pid}/status") as f:
             kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
@@ -226,6 +235,11 @@ def main():
     parser.add_argument("--levels", default="1,16,64")
     parser.add_argument("--requests-c1", type=int, default=None,
                         help="requests at concurrency 1 (default: --requests)")
+    parser.add_argument("--output", default=str(OUT), help="results file")
+    parser.add_argument("--max-wait-ms", type=float, default=0.0,
+                        help="the server's --max-wait-ms")
+    parser.add_argument("--no-faults", action="store_true",
+                        help="skip the faults and the restart (load levels only)")
     parser.add_argument("--torch-threads", type=int, default=1,
                         help="torch threads of the server and of the in-process baseline")
     args = parser.parse_args()
@@ -241,12 +255,14 @@ def main():
     build_model(model_path)
     model = load(model_path)
     server = Server(model_path, free_port(), "--max-body-bytes", "1000000",
-                    "--max-batch", "1024", "--torch-threads", str(args.torch_threads))
+                    "--max-batch", "1024", "--torch-threads", str(args.torch_threads),
+                    "--max-wait-ms", str(args.max_wait_ms))
     results = {"question": __doc__.split("\n\n")[1].replace("\n", " "),
                "command": "nice -n 10 python " + " ".join(sys.argv),
                "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other "
                           "jobs; clients, server and baseline on the same cores",
                "torch_threads": torch.get_num_threads(),
+               "server_max_wait_ms": args.max_wait_ms,
                "model": "SentenceEmbedder(all-MiniLM-L6-v2, combine='text', "
                         "max_seq_length=64, cpu) + OrderConsistentClassifier("
                         "LogisticRegression()); no embedding cache (cold)",
@@ -260,11 +276,17 @@ def main():
         for level, concurrency in enumerate(levels):
             n = (args.requests_c1 or n_default) if concurrency == 1 else n_default
             prompts, responses = texts(n, seed=level)
-            rss_before = server.rss_mib()
+            rss_before, cpu_before = server.rss_mib(), server.cpu_seconds()
+            batches_before, items_before = server.counters()
+            client_before = time.process_time()
             wall, latencies, errors, rewards = asyncio.run(
                 load_level(server.url, prompts, responses, concurrency))
-            rss_after = server.rss_mib()
+            client_cpu = time.process_time() - client_before
+            rss_after, server_cpu = server.rss_mib(), server.cpu_seconds() - cpu_before
+            batches_after, items_after = server.counters()
+            base_cpu = time.process_time()
             base_wall, base = in_process(model, prompts, responses, concurrency)
+            base_cpu = time.process_time() - base_cpu
             entry = {
                 "concurrency": concurrency, "requests": n, "errors": errors,
                 "wall_seconds": round(wall, 2), "requests_per_second": round(n / wall, 1),
@@ -274,6 +296,11 @@ def main():
                 "in_process_seconds": round(base_wall, 2),
                 "ratio_vs_in_process": round(wall / base_wall, 3),
                 "max_abs_reward_difference": float(np.nanmax(np.abs(rewards - base))),
+                "mean_items_per_forward_pass": round(
+                    (items_after - items_before) / max(batches_after - batches_before, 1), 2),
+                "server_cpu_seconds": round(server_cpu, 1),
+                "client_cpu_seconds": round(client_cpu, 1),
+                "in_process_cpu_seconds": round(base_cpu, 1),
                 "server_rss_mib_before": round(rss_before, 1),
                 "server_rss_mib_after": round(rss_after, 1)}
             results["levels"].append(entry)
@@ -281,7 +308,12 @@ def main():
                   f"p50 {entry['p50_ms']:7.2f} ms, p99 {entry['p99_ms']:7.2f} ms, "
                   f"in-process (batches of {concurrency}) {base_wall:6.1f} s vs served "
                   f"{wall:6.1f} s: ratio {entry['ratio_vs_in_process']:.3f}, errors {errors}, "
-                  f"RSS {rss_before:.0f} -> {rss_after:.0f} MiB", flush=True)
+                  f"RSS {rss_before:.0f} -> {rss_after:.0f} MiB, "
+                  f"{entry['mean_items_per_forward_pass']} items per pass, CPU s server "
+                  f"{server_cpu:.0f} / clients {client_cpu:.0f} / in-process {base_cpu:.0f}",
+                  flush=True)
+        if args.no_faults:
+            return
         results["faults"] = faults(server, model_path)
         print("faults:", json.dumps(results["faults"], indent=1), flush=True)
         results["restart_under_load"] = asyncio.run(
@@ -290,9 +322,10 @@ def main():
         results["server_rss_mib_end"] = round(server.rss_mib(), 1)
     finally:
         server.stop()
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(results, indent=1))
-    print(f"wrote {OUT}")
+        out = Path(args.output)
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(results, indent=1))
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -86,6 +86,9 @@ def add_parser(commands):
                        help="bytes per request body")
     serve.add_argument("--max-batch-items", type=int, default=256,
                        help="items per forward pass (concurrent requests are batched)")
+    serve.add_argument("--max-wait-ms", type=float, default=0.0,
+                       help="how long a forward pass waits for more requests once the model "
+                            "is free (0: it starts at once)")
     serve.add_argument("--torch-threads", type=int, default=None,
                        help="torch's intra-op threads (default: torch's choice; 1 suits a "
                             "busy machine)")
@@ -123,7 +126,7 @@ def main(args, parser):
     token = args.token if args.token is not None else os.environ.get("SKREWARD_TOKEN") or None
     app = create_app(model, token=token, max_batch=args.max_batch,
                      max_body_bytes=args.max_body_bytes, max_batch_items=args.max_batch_items,
-                     info=info)
+                     max_wait_ms=max(args.max_wait_ms, 0.0), info=info)
     import uvicorn
 
     if args.host not in LOOPBACK:
