@@ -260,20 +260,21 @@ def fit_stacked(estimators, X, y=None, sample_weight=None, sample_indices=None):
 
     The seeds, initial weights, validation splits, batch orders, losses and
     early-stopping decisions are each member's own, so the result equals
-    ``M`` separate fits as far as the matrix products do. The batched product
-    may sum in another order than a separate fit's ``addmm`` (torch and the
-    BLAS library pick kernels by size and device; on CPU with MKL, layers of
-    the paper's sizes summed identically where this was measured, small
-    layers' weight gradients did not), so a step's gradients can differ in
-    the last bits (about 1e-7 relative in float32). The output layer (width
-    1) is computed per member: batched, its matrix-vector product sums in
-    another order. Training can amplify such differences: a weight whose
-    gradient is near Adam's ``eps`` moves by a rounding-sensitive fraction of
-    ``lr``, and a ReLU unit at its kink can switch, so after a few hundred
-    steps two such fits can differ by far more than the rounding that
-    started it, as do two separate fits whose initial weights differ by one
-    unit in the last place. ``benchmarks/bench_stacked.py`` reports the
-    largest reward difference it finds.
+    ``M`` separate fits as far as the matrix products do. On CPU (torch's
+    build with MKL, where this was measured) the batched products sum each
+    member's slice as a separate fit's products do, and the fits are
+    identical bit for bit, for small networks and the paper's alike; the
+    output layer (width 1) is computed per member because its batched
+    matrix-vector product sums in another order. Elsewhere (CUDA's batched
+    kernels, other BLAS libraries) a step's gradients can differ in the last
+    bits (about 1e-7 relative in float32), and training can amplify that: a
+    weight whose gradient is near Adam's ``eps`` moves by a
+    rounding-sensitive fraction of ``lr``, and a ReLU unit at its kink can
+    switch, so after a few hundred steps two such fits can differ by far
+    more than the rounding that started it, as do two separate fits whose
+    initial weights differ by one unit in the last place.
+    ``benchmarks/bench_stacked.py`` reports the largest reward difference
+    it finds.
 
     Parameters
     ----------
