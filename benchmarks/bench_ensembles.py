@@ -23,8 +23,10 @@ d. **Uncertainty.** On held-out comparisons (random pairs of test items with
    different golden rewards), the ROC AUC with which the members'
    disagreement (the standard deviation over members of the reward margin)
    predicts that the ensemble's mean orders the pair against the golden
-   reward; a constant predictor has 0.5. The ensemble's own confidence
-   (small |mean margin|) is reported beside it.
+   reward; a constant predictor has 0.5. Beside it: the fraction of members
+   whose margin has the other sign than the mean's (dissenting members),
+   |mean margin| / std, and the ensemble's own confidence (small
+   |mean margin|), which needs no ensemble.
 
 Sizes are quick (two shared CPU cores): 1,000 simulated cross-prompt
 comparisons at beta = 1; MLPs of one hidden layer of 64 units, batches of 256, at most 5
@@ -167,9 +169,11 @@ def uncertainty_rows(runs, n_pairs=4000):
         wrong = np.sign(margins.mean(0)) != np.sign(golden[a] - golden[b])
         spread = margins.std(0)
         confidence = np.abs(margins.mean(0))
+        dissent = np.mean(np.sign(margins) != np.sign(margins.mean(0)), axis=0)  # members' vote
         rows.append(dict(dataset=run["dataset"], model=run["model"], seed=run["seed"],
                          n_pairs=int(len(a)), error_rate=float(wrong.mean()),
                          auc_disagreement=float(roc_auc_score(wrong, spread)),
+                         auc_dissenting_members=float(roc_auc_score(wrong, dissent)),
                          auc_small_margin=float(roc_auc_score(wrong, -confidence)),
                          auc_margin_over_std=float(roc_auc_score(
                              wrong, -confidence / np.maximum(spread, 1e-12)))))
@@ -177,9 +181,10 @@ def uncertainty_rows(runs, n_pairs=4000):
 
 
 def summarise(rows, by, values):
-    """Mean, std and number of seeds of ``values`` per group of ``by``."""
+    """Mean, std and count (seeds that have it) of ``values`` per group of ``by``."""
     frame = pd.DataFrame(rows)
-    summary = frame.groupby(by, sort=False)[values].agg(["mean", "std"])
+    summary = frame.groupby(by, sort=False)[[v for v in values if v in frame]].agg(
+        ["mean", "std", "count"])
     summary.columns = [f"{v}_{s}" for v, s in summary.columns]
     summary["n_seeds"] = frame.groupby(by, sort=False).size()
     return summary.reset_index().to_dict("records")
@@ -282,7 +287,8 @@ def print_tables(results):
         for r in results["uncertainty"]["summary"]:
             print(f"{r['dataset']:8s} {r['model']:8s} error {r['error_rate_mean']:.3f}  "
                   f"disagreement {r['auc_disagreement_mean']:.3f} +- "
-                  f"{r['auc_disagreement_std']:.3f}  small margin "
+                  f"{r['auc_disagreement_std']:.3f}  dissenting members "
+                  f"{r.get('auc_dissenting_members_mean', float('nan')):.3f}  small margin "
                   f"{r['auc_small_margin_mean']:.3f}  margin/std "
                   f"{r['auc_margin_over_std_mean']:.3f}")
 
@@ -295,20 +301,25 @@ def write(path, update):
     results = json.loads(path.read_text()) if path.exists() else {}
     update(results)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1, default=float))
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(results, indent=1, default=float))
+    partial.replace(path)  # atomic: a stopped run never leaves half a file
     return results
 
 
-def ensemble_parts(runs, parts, planned, settings, testbed_n):
+def ensemble_parts(runs, parts, settings, testbed_n):
     """``update`` of the results for parts a, c, d from the runs so far.
 
-    Rows of other (data set, model, seed) than ``planned`` are kept, so that
-    they can run apart (in parallel, or a stopped run resumed from a seed).
+    Rows of the (data set, model, seed) fitted now replace those in the file;
+    the others are kept, so that runs can go apart (in parallel, or a stopped
+    run resumed from a seed).
     """
+    done = {(r["dataset"], r["model"], r["seed"]) for r in runs}
+
     def keep(results, key, rows):
         old = results.get(key, {}).get("runs", [])
         return [r for r in old if (r.get("dataset", "testbed"), r["model"], r["seed"])
-                not in planned] + rows
+                not in done] + rows
 
     def update(results):
         if "a" in parts:
@@ -318,7 +329,7 @@ def ensemble_parts(runs, parts, planned, settings, testbed_n):
                                 "test prompt; arena-bench: all candidates (13-16) per prompt"),
                 summary=summarise(rows, ["dataset", "model", "ensemble"],
                                   ["oracle_fraction", "improvement"]), runs=rows)
-        if "c" in parts and any(d == "testbed" for d, _, _ in planned):
+        if "c" in parts and any(d == "testbed" for d, _, _ in done):
             rows = keep(results, "curve", curve_rows(runs))
             results["curve"] = dict(settings | dict(ns=list(CURVE_NS), k=K),
                                     summary=summarise(rows, ["model", "ensemble", "n"],
@@ -330,8 +341,8 @@ def ensemble_parts(runs, parts, planned, settings, testbed_n):
                                 "rewards; wrong: the mean reward orders them against the "
                                 "golden reward"),
                 summary=summarise(rows, ["dataset", "model"],
-                                  ["error_rate", "auc_disagreement", "auc_small_margin",
-                                   "auc_margin_over_std"]), runs=rows)
+                                  ["error_rate", "auc_disagreement", "auc_dissenting_members",
+                                   "auc_small_margin", "auc_margin_over_std"]), runs=rows)
         fits = keep(results, "fit_seconds",
                     [{k: r[k] for k in ("dataset", "model", "seed", "seconds")} for r in runs])
         results["fit_seconds"] = dict(what="wall seconds to fit 10 members, shared machine",
@@ -367,7 +378,6 @@ def main(argv=None):
                    cpus=os.cpu_count(), note="2 CPU cores shared with other jobs (load ~15-20)")
     results = write(args.output, lambda r: r.update(machine=machine))
     seeds = list(range(args.first_seed, args.seeds))
-    planned = {(d, m, s) for d in datasets for m in models for s in seeds}
     settings = dict(n_pairs=args.n_pairs, beta=args.beta, pairing="cross_prompt",
                     seeds=list(range(args.seeds)),
                     net=str(NET), lightgbm="100 trees, subsample 0.8, colsample 0.5",
@@ -379,7 +389,7 @@ def main(argv=None):
                       else arena_splits(args.data, args.cache, seeds))
             for run in fit_ensembles(dataset, splits, models, args.n_pairs, args.beta):
                 runs.append(run)  # results after every fit: a stopped run keeps its seeds
-                results = write(args.output, ensemble_parts(runs, parts, planned, settings,
+                results = write(args.output, ensemble_parts(runs, parts, settings,
                                                             args.testbed_n))
     if "b" in parts:
         hh = bench_hh(args.data, args.cache, args.tfidf_features, args.inner_cv)
