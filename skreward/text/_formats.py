@@ -343,7 +343,12 @@ def as_text_table(X, *, needs_prompt=True, tokenizer=None, allow_empty=False):
     trl = {"chosen", "rejected"} <= names or "completion" in names
     if (standard or not trl) and not any(_is_messages(v) for c in texts for v in X[c]):
         return X
-    return normalize_preferences(X, tokenizer=tokenizer, allow_empty=allow_empty)
+    try:
+        return normalize_preferences(X, tokenizer=tokenizer, allow_empty=allow_empty)
+    except ValueError as err:  # the front ends' argument is X, not normalize_preferences' data
+        message = str(err)
+        raise ValueError("X" + message[4:] if message.startswith("data ")
+                         else f"X: {message}") from None
 
 
 class LazyTokenizer:
