@@ -198,7 +198,7 @@ def measure(function, *args):
 
 
 def speed(log, n_candidates=1_000_000, n_items=20_000, d=512, n_select=1000,
-          dense_n=400, dense_select=50, plain_n=100_000, plain_select=200, chunk_size=65_536):
+          dense_n=400, dense_select=50, plain_n=100_000, plain_select=200, chunk_size=8192):
     results = []
     for spectrum in ("isotropic", "decaying"):
         rng = np.random.RandomState(0)
