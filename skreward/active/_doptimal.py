@@ -97,7 +97,7 @@ class WhitenedPairs:
         return out
 
 
-def pair_gains(F, pairs, weights, M, chunk_size=65_536):
+def pair_gains(F, pairs, weights, M, chunk_size=8192):
     """Gain ``w d^T M^{-1} d`` of every pair, ``chunk_size`` pairs at a time.
 
     Parameters
@@ -121,18 +121,18 @@ def pair_gains(F, pairs, weights, M, chunk_size=65_536):
     return weights * WhitenedPairs(F, pairs, M).squared_norms(chunk_size)
 
 
-def top_k_select(F, pairs, weights, M, n_select, chunk_size=65_536):
+def top_k_select(F, pairs, weights, M, n_select, chunk_size=8192):
     """The ``n_select`` pairs of highest gain under ``M``, without updates (one shot)."""
     gains = pair_gains(F, pairs, weights, M, chunk_size)
     return np.argsort(-gains, kind="stable")[:n_select]
 
 
-def lazy_greedy_select(F, pairs, weights, M, n_select, chunk_size=65_536):
+def lazy_greedy_select(F, pairs, weights, M, n_select, chunk_size=8192):
     """Greedy D-optimal batch (:func:`~skreward.active._greedy.greedy_select`) under ``M``."""
     return greedy_select(WhitenedPairs(F, pairs, M), weights, n_select, chunk_size)
 
 
-def plain_greedy_select(F, pairs, weights, M, n_select, chunk_size=65_536):
+def plain_greedy_select(F, pairs, weights, M, n_select, chunk_size=8192):
     """Reference greedy: every candidate's gain updated after every pick.
 
     The pick's direction ``u = M^{-1} d`` is projected on every whitened item

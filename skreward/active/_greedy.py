@@ -77,7 +77,7 @@ def _beats(gain, index, other_gain, other_index):
     return gain > other_gain or (gain == other_gain and index < other_index)
 
 
-def greedy_select(space, weights, n_select, chunk_size=65_536, block=None, hot=2048):
+def greedy_select(space, weights, n_select, chunk_size=8192, block=None, hot=2048):
     """Greedy D-optimal batch from whitened candidate pairs (see the module's docstring).
 
     Parameters

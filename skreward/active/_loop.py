@@ -78,7 +78,7 @@ def _check_schedule(n_labels):
 def simulate_active_annotation(estimator, X, golden, groups=None, *, strategy="d_optimal",
                                n_labels=(500, 1000, 1500, 2000), pool="cross_prompt",
                                n_candidates=10_000, batch="greedy", ridge=1.0,
-                               chunk_size=65_536, beta=1.0, link="logistic", scale=None,
+                               chunk_size=8192, beta=1.0, link="logistic", scale=None,
                                random_state=None):
     """Rounds of active annotation simulated from a golden reward: select, annotate, refit.
 
@@ -189,7 +189,7 @@ default="d_optimal"
         Greedy batches (``M`` updated after each pick) or the one-shot top-k.
     ridge : float, default=1.0
         Prior weight of the D-optimal strategies.
-    chunk_size : int, default=65_536
+    chunk_size : int, default=8192
         Candidates processed at a time.
     beta : float, default=1.0
         Annotation quality.
@@ -240,7 +240,7 @@ default="d_optimal"
 
     def __init__(self, estimator, *, strategy="d_optimal", n_labels=(500, 1000, 1500, 2000),
                  pool="cross_prompt", n_candidates=10_000, batch="greedy", ridge=1.0,
-                 chunk_size=65_536, beta=1.0, link="logistic", scale=None, random_state=None):
+                 chunk_size=8192, beta=1.0, link="logistic", scale=None, random_state=None):
         self.estimator = estimator
         self.strategy = strategy
         self.n_labels = n_labels

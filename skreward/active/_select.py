@@ -48,7 +48,7 @@ def choose(model, X, groups, n_pairs, strategy, pool, n_candidates, labelled, ba
 )
 def select_pairs(model, X, groups=None, *, n_pairs, strategy="d_optimal", pool="cross_prompt",
                  n_candidates=100_000, labelled=None, batch="greedy", ridge=1.0,
-                 chunk_size=65_536, random_state=None):
+                 chunk_size=8192, random_state=None):
     """Choose the pairs of items an annotator should compare next.
 
     Candidates are drawn from the items (``pool``), and ``strategy`` picks
@@ -96,7 +96,7 @@ default="cross_prompt"
     ridge : float, default=1.0
         Weight of the prior ``M``, in candidate pairs of average information
         (``M`` starts at ``ridge * mean(w ||d||^2) / n_features * I``).
-    chunk_size : int, default=65_536
+    chunk_size : int, default=8192
         Candidates processed at a time: bounds the temporary memory
         (``chunk_size * n_features`` numbers).
     random_state : int, RandomState instance or None, default=None

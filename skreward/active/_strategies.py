@@ -51,7 +51,7 @@ def select_disagreement(model, X, pool, n_pairs, rng, **_):
     return np.argsort(-spread, kind="stable")[:n_pairs]
 
 
-def select_coreset(model, X, pool, n_pairs, rng, chunk_size=65_536, **_):
+def select_coreset(model, X, pool, n_pairs, rng, chunk_size=8192, **_):
     """k-means on the pool's feature differences; the candidate nearest each centre.
 
     A difference is oriented from the predicted winner to the predicted loser
@@ -85,7 +85,7 @@ def select_coreset(model, X, pool, n_pairs, rng, chunk_size=65_536, **_):
 
 
 def select_d_optimal(model, X, pool, n_pairs, rng, *, labelled=None, past_aware=False,
-                     batch="greedy", ridge=1.0, chunk_size=65_536, **_):
+                     batch="greedy", ridge=1.0, chunk_size=8192, **_):
     """D-optimal: gain ``p (1 - p) d^T M^{-1} d``, M the ridge (+ labelled pairs' Fisher)."""
     F = reward_features(model, X)
     reward = _rewards(model, X)
