@@ -2,11 +2,15 @@
 
 from ._feedback_simulation import SimulatedFeedback, simulate_feedback
 from ._simulation import SimulatedAnnotator, SimulatedComparisons, simulate_comparisons
+from ._ranking_simulation import SimulatedRankings, simulate_rankings
+from ._rankings import ranking_to_pairs
 from ._persistence import load, read_card, save, trusted_types
 from ._rerank import RerankResult, rerank, rerank_table, score_texts
 from .metrics import BestOfNScorer
 from .models import FeedbackClassifier
 from .models import CalibratedReward
+from .models import PlackettLuceRegressor
+from .models import TieAwareBTRegressor
 from .models import (BTRegressor, LengthControlledReward, OrderConsistentClassifier,
                      PairwiseTransformer, RewardEnsemble, RewardMLP, RewardMLPClassifier)
 from .text import EmbeddingCache, LLMEmbedder, SentenceEmbedder, TextVectorizer
@@ -24,6 +28,7 @@ __all__ = [
     "LengthControlledReward",
     "OrderConsistentClassifier",
     "PairwiseTransformer",
+    "PlackettLuceRegressor",
     "RerankResult",
     "RewardEnsemble",
     "RewardMLP",
@@ -32,17 +37,21 @@ __all__ = [
     "SimulatedAnnotator",
     "SimulatedComparisons",
     "SimulatedFeedback",
+    "SimulatedRankings",
     "TextVectorizer",
+    "TieAwareBTRegressor",
     "load",
     "normalize_preferences",
     "preference_targets",
     "read_card",
     "render_conversation",
+    "ranking_to_pairs",
     "rerank",
     "rerank_table",
     "save",
     "score_texts",
     "simulate_comparisons",
     "simulate_feedback",
+    "simulate_rankings",
     "trusted_types",
 ]

@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._links import LINKS
 from ._pair_sampling import PAIRINGS, draw_pairs
+from ._tie_simulation import TIE_CONSTRAINTS, declare_ties, tie_rates
 from ._validation import (check_groups, check_rewards, check_sample_weight, fit_router,
                           is_sample_aligned)
 from .metrics import prompt_spearman_score
@@ -45,7 +46,9 @@ class SimulatedComparisons:
     pairs : ndarray of shape (n_pairs, 2)
         Item indices of the first and second item of every comparison.
     y : ndarray of shape (n_pairs,)
-        1 where the annotator preferred the first item, else 0.
+        1 where the annotator preferred the first item, else 0; 0.5 where
+        the annotator declared a tie (only with ``tie_threshold`` or
+        ``tie_param``, which make the labels floats).
     error_rate : float
         The realised annotation error rate: the fraction of comparisons
         whose label contradicts the golden reward, where a comparison of
@@ -59,6 +62,12 @@ class SimulatedComparisons:
         comparisons (the x-axis of the paper's Figure 6).
     tie_rate : float
         Fraction of comparisons whose two items have equal golden rewards.
+    declared_tie_rate : float
+        Fraction of comparisons the annotator declared ties (label 0.5;
+        each counts one half in ``error_rate``).
+    decided_error_rate : float
+        Error rate among the comparisons not declared ties (``error_rate``
+        when there are none).
     """
 
     pairs: np.ndarray
@@ -66,6 +75,8 @@ class SimulatedComparisons:
     error_rate: float
     mean_abs_delta: float
     tie_rate: float = 0.0
+    declared_tie_rate: float = 0.0
+    decided_error_rate: float = float("nan")
 
     def take(self, X):
         """The comparisons as an array of the items ``X``.
@@ -84,11 +95,13 @@ class SimulatedComparisons:
 
 
 @validate_params(
-    {"golden": ["array-like"], "groups": ["array-like", None], **ANNOTATION_CONSTRAINTS},
+    {"golden": ["array-like"], "groups": ["array-like", None], **ANNOTATION_CONSTRAINTS,
+     **TIE_CONSTRAINTS},
     prefer_skip_nested_validation=True,
 )
 def simulate_comparisons(golden, groups=None, *, n_pairs, pairing="same_prompt", beta=1.0,
-                         link="logistic", scale=None, replace=False, random_state=None):
+                         link="logistic", scale=None, replace=False, random_state=None,
+                         tie_threshold=None, tie_param=None):
     """Draw comparisons of items and annotate them from a golden reward, with noise.
 
     The annotator prefers the item of higher golden reward with probability
@@ -124,13 +137,23 @@ def simulate_comparisons(golden, groups=None, *, n_pairs, pairing="same_prompt",
         Whether a pair of items may be drawn more than once.
     random_state : int, RandomState instance or None, default=None
         Seeds the draw and the annotation noise.
+    tie_threshold : float or None, default=None
+        Ties declared when the annotator cannot tell: a comparison with
+        ``|r_a - r_b| / scale < tie_threshold`` is labelled 0.5 (a tie).
+        ``None``: no declared ties.
+    tie_param : float or None, default=None
+        Ties drawn from Davidson's model, ``nu = tie_param``: a tie with
+        probability ``nu / (e^(d/2) + e^(-d/2) + nu)`` at ``d = beta *
+        (r_a - r_b) / scale`` (:class:`~skreward.TieAwareBTRegressor`'s
+        model). At most one of ``tie_threshold`` and ``tie_param``.
 
     Returns
     -------
     comparisons : SimulatedComparisons
         ``pairs``, labels ``y``, ``error_rate`` (ties count one half),
-        ``mean_abs_delta`` and ``tie_rate``; ``comparisons.take(X)`` gives
-        the comparison array.
+        ``mean_abs_delta``, ``tie_rate``, and with declared ties
+        ``declared_tie_rate`` and ``decided_error_rate``;
+        ``comparisons.take(X)`` gives the comparison array.
 
     Examples
     --------
@@ -155,13 +178,15 @@ def simulate_comparisons(golden, groups=None, *, n_pairs, pairing="same_prompt",
     rng = check_random_state(random_state)
     first, second = draw_pairs(golden, groups, int(n_pairs), pairing, replace, rng)
     y, correct, tied, delta = annotate_pairs(golden, first, second, beta, link, scale, rng)
+    y, ties = declare_ties(y, delta, beta=beta, scale=scale, tie_threshold=tie_threshold,
+                           tie_param=tie_param, rng=rng)
     return SimulatedComparisons(
         pairs=np.column_stack([first, second]),
         y=y,
-        # 1 - order consistency of the labels with the golden order; a tie counts one half
-        error_rate=float(np.mean(np.where(tied, 0.5, ~correct))),
         mean_abs_delta=float(np.mean(np.abs(delta))),
         tie_rate=float(np.mean(tied)),
+        # 1 - order consistency of the labels with the golden order; a tie counts one half
+        **tie_rates(correct, tied, ties),
     )
 
 

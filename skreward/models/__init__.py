@@ -11,6 +11,10 @@
   part removed;
 * :class:`RewardEnsemble` - several reward models as one, with their
   disagreement as uncertainty;
+* :class:`TieAwareBTRegressor` - Bradley-Terry with ties (Davidson), one learned
+  tie parameter;
+* :class:`PlackettLuceRegressor` - the Plackett-Luce model on a scoring network,
+  fitted on rankings of k items (k = 2: the Bradley-Terry model);
 * :class:`PairwiseTransformer` - comparisons as rows for ordinary estimators;
 * :class:`RewardMLP` - the scoring network the neural models share;
 * :func:`fit_stacked` - several neural reward models of one architecture trained
@@ -29,7 +33,9 @@ from ._length_control import LengthControlledReward
 from ._mlp_classifier import RewardMLPClassifier
 from ._modules import RewardMLP
 from ._pairwise import PairwiseTransformer
+from ._plackett_luce import PlackettLuceRegressor
 from ._stacked import can_stack, fit_stacked
+from ._ties import TieAwareBTRegressor
 
 __all__ = [
     "BTRegressor",
@@ -38,9 +44,11 @@ __all__ = [
     "LengthControlledReward",
     "OrderConsistentClassifier",
     "PairwiseTransformer",
+    "PlackettLuceRegressor",
     "RewardEnsemble",
     "RewardMLP",
     "RewardMLPClassifier",
+    "TieAwareBTRegressor",
     "can_stack",
     "fit_stacked",
 ]
