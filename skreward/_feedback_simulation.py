@@ -144,8 +144,8 @@ def simulate_feedback(golden, groups=None, *, n_items=None, beta=1.0, threshold=
     >>> from skreward import simulate_feedback
     >>> golden = np.array([1.0, 2.0, 3.0, 10.0, 20.0, 30.0])
     >>> groups = np.array([0, 0, 0, 1, 1, 1])
-    >>> feedback = simulate_feedback(golden, groups, beta=np.inf)
-    >>> feedback.items.tolist(), feedback.y.tolist()
+    >>> feedback = simulate_feedback(golden, groups, beta=np.inf, random_state=3)
+    >>> feedback.items.tolist(), feedback.y.tolist()  # items 1 and 4, at the mean: coin flips
     ([0, 1, 2, 3, 4, 5], [0, 0, 1, 0, 0, 1])
     >>> feedback.tie_rate, feedback.error_rate
     (0.3333333333333333, 0.16666666666666666)
