@@ -137,7 +137,7 @@ def can_stack(estimators):
         True for nets of one class, with :class:`~skreward.RewardMLP` without
         dropout, an elementwise optimizer (Adam, SGD, ...), no custom
         callbacks, ``train_split`` or iterators, that differ only in
-        ``random_state``; :func:`stacking_problem` says why not otherwise.
+        ``random_state``; ``stacking_problem`` says why not otherwise.
     """
     return stacking_problem(estimators) is None
 
