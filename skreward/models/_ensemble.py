@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import RewardModelMixin
 from ._bt import BTRegressor
 from ._nets import RewardNet
+from ._stacked import fit_stacked, stacking_problem
 from .._validation import (check_comparison_labels, check_comparisons, check_items,
                            check_sample_weight, fit_router, is_sample_aligned, is_text_table,
                            text_comparison_items)
@@ -214,8 +215,7 @@ class RewardEnsemble(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _fit_members(self, members, X, y, params, n_pairs):
         indices = self.bootstrap_indices_ or [None] * len(members)
-        fit_stacked = self._stacked_fitter(members, params)
-        if fit_stacked is not None:
+        if self._stacks(members, params):
             return list(fit_stacked(members, X, y, sample_weight=params[0].get("sample_weight"),
                                     sample_indices=self.bootstrap_indices_))
         neural = any(_is_neural(member) for member in members)
@@ -223,25 +223,22 @@ class RewardEnsemble(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
             delayed(_fit_member)(member, X, y, p, idx, n_pairs)
             for member, p, idx in zip(members, params, indices))
 
-    def _stacked_fitter(self, members, params):
-        """``fit_stacked`` when the members can be trained as one batched network, else None."""
+    def _stacks(self, members, params):
+        """Whether the members are trained as one batched network (``fit_stacked``)."""
         if self.stacked is False:
-            return None
-        fit_stacked, stacking_problem = _load_stacked()
-        if fit_stacked is None:
-            reason = "skreward.models._stacked is not available."
-        elif isinstance(self.estimator, list) or not isinstance(members[0], RewardNet):
+            return False
+        if isinstance(self.estimator, list) or not isinstance(members[0], RewardNet):
             reason = "the members are not clones of one RewardNet (e.g. BTRegressor)."
         elif any(set(p) - {"sample_weight"} for p in params):
             reason = "fit parameters other than sample_weight are passed."
         else:
             reason = stacking_problem(members)
         if reason is None:
-            return fit_stacked
+            return True
         if self.stacked is True:
             raise ValueError(f"stacked=True, but the members cannot be fitted as one batched "
                              f"network: {reason} Pass stacked='auto' or False.")
-        return None
+        return False
 
     def _standardisation(self, items, weight):
         """Each member's offset and scale from its rewards on the training items."""
@@ -408,12 +405,3 @@ def _is_neural(estimator):
     if hasattr(estimator, "get_params") and not isinstance(estimator, type):
         values += list(estimator.get_params(deep=True).values())
     return any(isinstance(value, RewardNet) for value in values)
-
-
-def _load_stacked():
-    """``(fit_stacked, stacking_problem)`` of the batched trainer, or ``(None, None)``."""
-    try:
-        from ._stacked import fit_stacked, stacking_problem
-    except ImportError:
-        return None, None
-    return fit_stacked, stacking_problem
