@@ -114,6 +114,8 @@ API_MODULES = {
         ("Simulated annotation", ["SimulatedAnnotator", "simulate_comparisons",
                                   "SimulatedComparisons"]),
         ("Unpaired feedback", ["FeedbackClassifier", "simulate_feedback", "SimulatedFeedback"]),
+        ("Rankings", ["PlackettLuceRegressor", "ranking_to_pairs", "simulate_rankings",
+                      "SimulatedRankings"]),
         ("Model selection", ["BestOfNScorer"]),
         ("Calibration", ["CalibratedReward"]),
         ("Saving and loading", ["save", "load", "read_card", "trusted_types"]),
