@@ -109,7 +109,8 @@ html_sidebars = {"index": [], "comparison": [], "install": [], "architecture": [
 API_MODULES = {
     "skreward": [
         ("Reward models", ["OrderConsistentClassifier", "BTRegressor", "RewardMLPClassifier",
-                           "RewardMLP", "LengthControlledReward", "RewardEnsemble"]),
+                           "RewardMLP", "LengthControlledReward", "RewardEnsemble",
+                           "TieAwareBTRegressor"]),
         ("Comparisons to features", ["PairwiseTransformer"]),
         ("Simulated annotation", ["SimulatedAnnotator", "simulate_comparisons",
                                   "SimulatedComparisons"]),
