@@ -7,13 +7,13 @@ import pytest
 import torch
 from scipy.stats import chisquare
 from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from skreward import (BTRegressor, OrderConsistentClassifier, PlackettLuceRegressor,
-                      ranking_to_pairs, simulate_comparisons, simulate_rankings)
+from skreward import (BTRegressor, OrderConsistentClassifier, PlackettLuceRegressor, load,
+                      ranking_to_pairs, save, simulate_comparisons, simulate_rankings)
 from skreward.models._plackett_luce import PlackettLuceLoss
 from skreward.utils.estimator_checks import parametrize_with_checks
-from sklearn.linear_model import LogisticRegression
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -240,3 +240,13 @@ def test_simulate_rankings_refuses_bad_input():
         simulate_rankings(golden, groups, n_rankings=3, k=1)
     with pytest.raises(ValueError, match="pairing"):
         simulate_rankings(golden, groups, n_rankings=3, k=3, pairing="similar")
+
+
+def test_plackett_luce_model_saves_and_loads(tmp_path):
+    X = rankings()
+    model = PlackettLuceRegressor(top_m=3, **TINY).fit(X)
+    save(model, tmp_path / "pl.skops")
+    loaded = load(tmp_path / "pl.skops")
+    items = X.reshape(-1, X.shape[2])
+    assert loaded.top_m == 3
+    np.testing.assert_allclose(loaded.decision_function(items), model.decision_function(items))

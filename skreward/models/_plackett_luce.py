@@ -81,7 +81,7 @@ class PlackettLuceRegressor(RewardModelMixin, RegressorMixin, RewardNet):
         annotation). ``None``: all ``k``.
     criterion : torch loss class or None, default=None
         Loss of ``(rewards (n, k) in preferred order, ranked items m)``, one
-        value per ranking; ``None`` picks :class:`PlackettLuceLoss`.
+        value per ranking; ``None`` picks the Plackett-Luce loss (``PlackettLuceLoss``).
     batch_size : int, default=128
         Rankings per step (each gives ``k`` items to the module).
     {net_parameters}
