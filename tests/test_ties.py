@@ -7,8 +7,8 @@ from scipy.stats import norm
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skreward import (BTRegressor, OrderConsistentClassifier, TieAwareBTRegressor, load, save,
-                      simulate_comparisons)
+from skreward import (BTRegressor, OrderConsistentClassifier, PlackettLuceRegressor,
+                      TieAwareBTRegressor, load, save, simulate_comparisons)
 from skreward.metrics import order_consistency_score
 from skreward.utils.estimator_checks import parametrize_with_checks
 
@@ -126,6 +126,12 @@ def test_the_other_models_take_ties_as_soft_labels():
     y = rng.choice([0.0, 0.5, 1.0], size=40)
     assert BTRegressor(**NET, max_epochs=2).fit(X, y).predict(X[:, 0]).shape == (40,)
     OrderConsistentClassifier(LogisticRegression()).fit(X, y)
+
+
+def test_a_ranking_model_refuses_ties():
+    X = np.random.RandomState(0).normal(size=(6, 2, 3))
+    with pytest.raises(ValueError, match=r"y must hold labels in \{0, 1\}"):
+        PlackettLuceRegressor(**NET, max_epochs=1).fit(X, [1, 0.5, 0, 1, 1, 0])
 
 
 def test_bad_labels_and_settings():
