@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.utils import is_dataset
 from torch import nn
 
-from .._validation import check_comparisons
+from .._validation import check_comparison_labels, check_comparisons
 from ._base import RewardModelMixin
 from ._modules import RewardMLP
 from ._nets import NET_PARAMETER_CONSTRAINTS, RewardNet
@@ -68,7 +68,7 @@ class DavidsonLoss(nn.Module):
 
 def check_tie_labels(y, n_pairs, estimator_name):
     """Labels in {0, 0.5, 1} (0.5: a tie) as floats; other soft labels refused by row."""
-    _, labels = check_comparisons(np.zeros((n_pairs, 2, 1)), y, soft=True)
+    labels = check_comparison_labels(y, n_pairs, soft=True)
     bad = ~np.isin(labels, (0.0, TIE, 1.0))
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
