@@ -121,7 +121,7 @@ def test_plackett_luce_refuses_bad_input():
     with pytest.raises(ValueError, match=r"top_m must be .* in \[1, k=4\].*got 5"):
         PlackettLuceRegressor(top_m=5, **TINY).fit(X)
     # a tie as a soft label (0.5) on two items: the Plackett-Luce model takes orders only
-    with pytest.raises(ValueError, match="label"):
+    with pytest.raises(ValueError, match="not soft labels or ties; comparison 0 has the label 0.5"):
         model.fit(X[:, :2], np.full(len(X), 0.5))
 
 

@@ -135,7 +135,14 @@ class PlackettLuceRegressor(RewardModelMixin, RegressorMixin, RewardNet):
                     "y must be the order of every ranking, shape (n_rankings, k): positions "
                     "from best to worst (-1 for unranked). One label per row codes "
                     f"comparisons only, X of shape (n_pairs, 2, n_features); X has k={X.shape[1]}.")
-            y = check_comparison_labels(y, len(X))  # comparison labels: 1, first preferred
+            y = check_comparison_labels(y, len(X), soft=True)  # 1: the first preferred
+            soft = (y != 0) & (y != 1)
+            if soft.any():
+                row = int(np.flatnonzero(soft)[0])
+                raise ValueError(
+                    f"y: {type(self).__name__} takes orders, not soft labels or ties; "
+                    f"comparison {row} has the label {float(y[row])!r}. Fit ties (label 0.5) with "
+                    "TieAwareBTRegressor, soft labels with BTRegressor.")
             return check_rankings(X, np.where(y[:, None] == 1, [0, 1], [1, 0]), input_name="X",
                                   order_name="y")
         top_m = self.top_m if y is None else None
