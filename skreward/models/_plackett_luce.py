@@ -140,7 +140,8 @@ class PlackettLuceRegressor(RewardModelMixin, RegressorMixin, RewardNet):
             if soft.any():
                 row = int(np.flatnonzero(soft)[0])
                 raise ValueError(
-                    f"y: {type(self).__name__} takes orders, not soft labels or ties; "
+                    "y must hold labels in {0, 1} or {-1, 1} (1: the first item is preferred): "
+                    f"{type(self).__name__} takes orders, not soft labels or ties; "
                     f"comparison {row} has the label {float(y[row])!r}. Fit ties (label 0.5) with "
                     "TieAwareBTRegressor, soft labels with BTRegressor.")
             return check_rankings(X, np.where(y[:, None] == 1, [0, 1], [1, 0]), input_name="X",
