@@ -44,7 +44,7 @@ the comparisons, seeded. Numbers: mean and standard deviation over 20 seeds;
 ``vs soft`` is the mean per-seed difference from (b) in the same run.
 
 Results go to ``benchmarks/results/ties.json`` and a printed table. Run from
-the repository root (about 12 minutes on two shared cores)::
+the repository root (about 15 minutes on two shared cores)::
 
     PYTHONPATH=. nice -n 10 python benchmarks/bench_ties.py
 """
