@@ -90,6 +90,21 @@ def test_tie_param_is_learned_close_to_the_truth(linear_items, nu):
     assert abs(proba[:, 1].mean() - sim.declared_tie_rate) < 0.03
 
 
+def test_early_stopping_restores_the_tie_param_of_the_best_epoch(linear_items):
+    # skorch restores the best epoch's module weights; the tie parameter lives in the
+    # criterion and must come back from the same epoch: equal to a fit stopped right there
+    X, golden = linear_items
+    sim = simulate_comparisons(golden, n_pairs=600, pairing="cross_prompt", beta=0.5,
+                               tie_param=0.5, random_state=0)
+    kwargs = dict(module__hidden_sizes=(64,), lr=0.05, batch_size=32, random_state=0)
+    stopped = TieAwareBTRegressor(**kwargs, max_epochs=60, patience=2).fit(sim.take(X), sim.y)
+    best = dict(stopped.callbacks_)["early_stopping"].best_epoch_
+    assert best < len(stopped.history)  # it did restore an earlier epoch
+    exact = TieAwareBTRegressor(**kwargs, max_epochs=best, patience=None).fit(sim.take(X), sim.y)
+    np.testing.assert_allclose(stopped.tie_param_, exact.tie_param_, rtol=1e-6)
+    np.testing.assert_allclose(stopped.predict(X), exact.predict(X), rtol=1e-5, atol=1e-6)
+
+
 def test_tie_param_starts_at_the_tie_fraction_and_is_saved(linear_items, tmp_path):
     X, golden = linear_items
     sim = simulate_comparisons(golden, n_pairs=300, pairing="cross_prompt", tie_threshold=0.3,

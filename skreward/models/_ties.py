@@ -196,10 +196,27 @@ class TieAwareBTRegressor(RewardModelMixin, RegressorMixin, RewardNet):
     def _logit(self, rewards, labels):
         return rewards[:, 0] - rewards[:, 1]
 
+    def on_epoch_end(self, net, **kwargs):
+        super().on_epoch_end(net, **kwargs)
+        if hasattr(self.criterion_, "log_tie"):  # kept per epoch for the best epoch's restore
+            self._log_tie_by_epoch[self.history[-1, "epoch"]] = self.criterion_.log_tie.item()
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        self._log_tie_by_epoch = {}
+
     def on_train_end(self, net, X=None, y=None, **kwargs):
         super().on_train_end(net, X=X, y=y, **kwargs)
-        if hasattr(self.criterion_, "log_tie"):
-            self.tie_param_ = self.criterion_.tie_param
+        if not hasattr(self.criterion_, "log_tie"):
+            return
+        # skorch's EarlyStopping restores the module's weights only; the tie parameter lives
+        # in the criterion, so it is restored here to the same (best) epoch.
+        stopper = dict(self.callbacks_).get("early_stopping")
+        best = getattr(stopper, "best_epoch_", None)
+        if best in self._log_tie_by_epoch:
+            with torch.no_grad():
+                self.criterion_.log_tie.fill_(self._log_tie_by_epoch[best])
+        self.tie_param_ = self.criterion_.tie_param
 
     # -- reward model -------------------------------------------------------------
 
