@@ -11,18 +11,17 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.metadata_routing import _routing_enabled, process_routing
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
+from ._annotator_base import AnnotatorMixin
 from ._links import LINKS
 from ._pair_sampling import PAIRINGS, draw_pairs
 from ._tie_simulation import TIE_CONSTRAINTS, declare_ties, tie_rates
-from ._validation import (check_groups, check_rewards, check_sample_weight, fit_router,
-                          is_sample_aligned)
-from .metrics import prompt_spearman_score
+from ._validation import check_groups, check_rewards, check_sample_weight, is_sample_aligned
 
 #: Constraints of the annotation settings: the one definition used by
 #: :func:`simulate_comparisons`, :class:`SimulatedAnnotator` and the experiment grids.
@@ -221,7 +220,7 @@ def _check_scale(golden, scale):
     return scale
 
 
-class SimulatedAnnotator(MetaEstimatorMixin, BaseEstimator):
+class SimulatedAnnotator(AnnotatorMixin, BaseEstimator):
     """Simulate preference annotations from a golden reward, then fit a reward model on them.
 
     ``fit(X_items, golden_reward, groups=prompt_ids)`` draws ``n_pairs``
@@ -357,75 +356,6 @@ class SimulatedAnnotator(MetaEstimatorMixin, BaseEstimator):
         self.estimator_ = clone(self.estimator).fit(
             self.comparisons_.take(X), self.comparisons_.y, **fit_params)
         return self
-
-    def get_metadata_routing(self):
-        """``groups`` for the annotator itself; ``fit``'s other metadata to the reward model.
-
-        Returns
-        -------
-        routing : MetadataRouter
-        """
-        return fit_router(self, consumes=True)
-
-    def decision_function(self, X):
-        """The learned reward of items.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_items, n_features)
-            Items.
-
-        Returns
-        -------
-        reward : ndarray of shape (n_items,)
-        """
-        check_is_fitted(self)
-        with np.errstate(invalid="ignore", over="ignore"):
-            X = validate_data(self, X, reset=False)
-        return np.asarray(self.estimator_.decision_function(X), dtype=np.float64).ravel()
-
-    def predict(self, X):
-        """The learned reward of items (the same as :meth:`decision_function`).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_items, n_features)
-            Items.
-
-        Returns
-        -------
-        reward : ndarray of shape (n_items,)
-        """
-        return self.decision_function(X)
-
-    def score(self, X, y, groups=None):
-        """Spearman correlation of the learned and golden rewards.
-
-        Within each prompt and averaged when ``groups`` is given (what
-        Best-of-N depends on), else over all items. Use
-        :class:`~skreward.BestOfNScorer` to score by Best-of-N.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_items, n_features)
-            Items.
-        y : array-like of shape (n_items,)
-            Golden rewards.
-        groups : array-like of shape (n_items,), default=None
-            Prompt ids.
-
-        Returns
-        -------
-        score : float
-        """
-        reward = self.decision_function(X)
-        groups = np.zeros(len(reward)) if groups is None else groups
-        return prompt_spearman_score(y, reward, groups)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
 
 
 def _per_comparison(name, value, pairs, n_items):

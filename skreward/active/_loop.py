@@ -10,16 +10,16 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.metadata_routing import _routing_enabled, process_routing
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
+from .._annotator_base import AnnotatorMixin
 from .._links import LINKS
 from .._simulation import _check_scale, annotate_pairs
-from .._validation import check_groups, check_items, check_rewards, fit_router
-from ..metrics import prompt_spearman_score
+from .._validation import check_groups, check_items, check_rewards
 from ._pool import candidate_pool
 from ._select import SELECTION_CONSTRAINTS, choose
 
@@ -162,7 +162,7 @@ def simulate_active_annotation(estimator, X, golden, groups=None, *, strategy="d
                           error_rate=float(np.mean(np.where(tied, 0.5, ~correct))))
 
 
-class ActiveAnnotator(MetaEstimatorMixin, BaseEstimator):
+class ActiveAnnotator(AnnotatorMixin, BaseEstimator):
     """Fit a reward model on actively chosen, simulated annotations of a golden reward.
 
     ``fit(X_items, golden_reward, groups=prompt_ids)`` runs
@@ -284,68 +284,3 @@ default="d_optimal"
         self.estimator_, self.pairs_, self.y_ = last.estimator, last.pairs, last.y
         self.history_ = [dict(n_labels=r.n_labels, error_rate=r.error_rate) for r in rounds]
         return self
-
-    def get_metadata_routing(self):
-        """``groups`` for the annotator itself; nothing is routed to the reward model.
-
-        Returns
-        -------
-        routing : MetadataRouter
-        """
-        return fit_router(self, consumes=True)
-
-    def decision_function(self, X):
-        """The learned reward of items.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_items, n_features)
-            Items.
-
-        Returns
-        -------
-        reward : ndarray of shape (n_items,)
-        """
-        check_is_fitted(self)
-        with np.errstate(invalid="ignore", over="ignore"):
-            X = validate_data(self, X, reset=False)
-        return np.asarray(self.estimator_.decision_function(X), dtype=np.float64).ravel()
-
-    def predict(self, X):
-        """The learned reward of items (the same as :meth:`decision_function`).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_items, n_features)
-            Items.
-
-        Returns
-        -------
-        reward : ndarray of shape (n_items,)
-        """
-        return self.decision_function(X)
-
-    def score(self, X, y, groups=None):
-        """Spearman correlation of learned and golden rewards, within prompts when ``groups``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_items, n_features)
-            Items.
-        y : array-like of shape (n_items,)
-            Golden rewards.
-        groups : array-like of shape (n_items,), default=None
-            Prompt ids.
-
-        Returns
-        -------
-        score : float
-        """
-        reward = self.decision_function(X)
-        groups = np.zeros(len(reward)) if groups is None else groups
-        return prompt_spearman_score(y, reward, groups)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
