@@ -121,7 +121,7 @@ class TieAwareBTRegressor(RewardModelMixin, RegressorMixin, RewardNet):
         ties, ``2 p / (1 - p)`` (clipped to [1e-3, 1e3]), the maximum
         likelihood while the rewards are still nearly equal.
     criterion : torch loss class or None, default=None
-        ``None``: :class:`~skreward.models._ties.DavidsonLoss`, whose
+        ``None``: ``DavidsonLoss`` (private), whose
         parameter ``log_tie`` is ``log(nu)``.
     batch_size : int, default=128
         Comparisons per step.
