@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import sklearn
 from joblib import parallel_backend
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -237,3 +237,23 @@ def test_aggregate_set_after_fit_is_checked(data):
     ensemble = RewardEnsemble(clf(), n_estimators=2).fit(X, y)
     with pytest.raises(ValueError, match="'aggregate' parameter"):
         ensemble.set_params(aggregate="max").decision_function(items)
+
+
+class _LengthReward(BaseEstimator):
+    """A text reward model: the length of the response (fit learns nothing)."""
+
+    def fit(self, X, y=None, sample_weight=None):
+        self.fitted_ = True
+        return self
+
+    def decision_function(self, X):
+        return np.array([float(len(r)) for r in X["response"]])
+
+
+def test_weights_of_text_comparisons_weigh_their_own_items():
+    # a table's items are all chosen answers, then all rejected ones: pair 1's zero weight
+    # must remove both its answers (length 1) from the offset, leaving pair 0's (length 10)
+    table = {"prompt": ["p", "p"], "chosen": ["a" * 10, "a"], "rejected": ["a" * 10, "a"]}
+    ensemble = RewardEnsemble([_LengthReward()], n_estimators=None, standardize="center")
+    ensemble.fit(table, sample_weight=[1.0, 0.0])
+    assert ensemble.offsets_[0] == pytest.approx(10.0)

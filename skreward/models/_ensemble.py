@@ -187,12 +187,14 @@ class RewardEnsemble(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
         members, names = self._unfitted_members()
         if is_text_table(X):
             items, n_pairs = text_comparison_items(X)
+            pair_of_item = np.tile(np.arange(n_pairs), 2)  # chosen answers, then rejected
             y = None if y is None else check_comparison_labels(y, n_pairs)
             self.__dict__.pop("n_features_in_", None)  # texts have no width
         else:
             X, y = check_comparisons(X, y)
             n_pairs, self.n_features_in_ = len(X), X.shape[2]
             items = X.reshape(-1, X.shape[2])
+            pair_of_item = np.repeat(np.arange(n_pairs), 2)  # both items of a pair in turn
         weight = fit_params.get("sample_weight")
         weight = None if weight is None else check_sample_weight(weight, n_pairs)
         if _routing_enabled():
@@ -210,7 +212,7 @@ class RewardEnsemble(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
         self.bootstrap_indices_ = ([check_random_state(s).randint(n_pairs, size=n_pairs)
                                     for s in sample_seeds] if self.bootstrap else None)
         self.estimators_ = self._fit_members(members, X, y, params, n_pairs)
-        self._standardisation(items, None if weight is None else np.repeat(weight, 2))
+        self._standardisation(items, None if weight is None else weight[pair_of_item])
         return self
 
     def _fit_members(self, members, X, y, params, n_pairs):
