@@ -171,6 +171,7 @@ def test_can_stack_and_clear_errors_for_what_cannot_be_stacked(data):
         ([clone(bt).set_params(optimizer=torch.optim.LBFGS)], "optimizer must be one that"),
         ([clone(bt).set_params(module=_Doubled)], "module must be RewardMLP .*forward unchanged"),
         ([clone(bt).set_params(callbacks=[("timer", EpochTimer())])], "callbacks and train_split"),
+        ([clone(bt).set_params(module__activation=torch.nn.PReLU)], "PReLU layer has weights"),
         ([], "at least one net"),
         (bt, "must be a list of RewardNet"),
     ]

@@ -102,6 +102,13 @@ def stacking_problem(estimators):
     if dropout:
         return (f"module__dropout={dropout}: each member's dropout noise comes from its own "
                 "generator, which one batched call cannot draw; use dropout 0.")
+    probe = module if isinstance(module, RewardMLP) else module_class(
+        1, **first.get_params_for("module"))
+    stateful = [type(m).__name__ for m in probe.layers
+                if not isinstance(m, torch.nn.Linear) and list(m.state_dict())]
+    if stateful:  # the batched forward stacks Linear weights only
+        return (f"the module's {stateful[0]} layer has weights or buffers of its own (e.g. a "
+                "PReLU or a normalisation); the batched network stacks only Linear layers.")
     if first.callbacks not in (None, []) or first.train_split is not None:
         return ("callbacks and train_split must be None: the stacked loop runs the nets' own "
                 "validation split, early stopping and logging only.")
