@@ -94,6 +94,11 @@ def test_implicit_prompt_strings_are_split_at_a_word_or_assistant_turn():
                                    "rejected": ["The sky is green.", dialogue + "Help"]})
     assert table[TEXT].values.tolist() == [["The sky is", "blue.", "green."],
                                            ["Human: Hi", "Hello", "Help"]]
+    # the cut is a word boundary of both texts: never inside a word of either answer
+    table = normalize_preferences({"chosen": ["The sky is blue", "The sky is blue"],
+                                   "rejected": ["The sky is bluer", "The sky isn't blue"]})
+    assert table[TEXT].values.tolist() == [["The sky is", "blue", "bluer"],
+                                           ["The sky", "is blue", "isn't blue"]]
 
 
 def test_conversations_render_plainly_and_keep_the_final_assistant_turn():

@@ -244,9 +244,11 @@ def _split_strings(chosen, rejected, row):
     if cut >= 0:
         start = cut + len(_ASSISTANT_MARKER)
     else:
-        if end == len(chosen) or end == len(rejected) or chosen[end].isspace() or \
-                rejected[end].isspace():
-            cut = end  # the shared start ends on a word boundary
+        def _boundary(text):  # a word ends at `end` in this text
+            return end == len(text) or text[end].isspace()
+
+        if (end > 0 and chosen[end - 1].isspace()) or (_boundary(chosen) and _boundary(rejected)):
+            cut = end  # the shared start ends on a word boundary of both texts
         else:
             cut = max(chosen.rfind(c, 0, end) for c in (" ", "\n", "\t"))
         start = cut
