@@ -53,6 +53,16 @@ def test_the_scalar_margin_is_the_default_of_every_comparison(pairs):
                                array.decision_function(X[:, 0]), rtol=1e-6)
 
 
+def test_margin_and_weights_need_array_input(pairs):
+    # a torch Dataset holds its own targets: a margin must not land in the weights' column
+    from skorch.dataset import Dataset
+    X, weights, margin = pairs
+    dataset = Dataset(torch.from_numpy(X), torch.ones(len(X)))
+    for name, value in (("margin", margin), ("sample_weight", weights)):
+        with pytest.raises(ValueError, match=f"{name} needs array input"):
+            BTRegressor(**NET, max_epochs=1).fit(dataset, None, **{name: value})
+
+
 def test_soft_label_one_is_the_hard_label_one(pairs):
     X, _, margin = pairs
     rewards = [BTRegressor(**NET, max_epochs=3).fit(X, y, margin=margin).decision_function(X[:, 0])

@@ -213,15 +213,15 @@ class RewardNet(RowMetadataMixin, NeuralNet):
     def _weighted_dataset(self, X, y=None, sample_weight=None, margin=None):
         """:meth:`get_dataset`; ``sample_weight`` and ``margin``: 2nd and 3rd target columns."""
         dataset = self.get_dataset(X, y)
+        for name, value in (("margin", margin), ("sample_weight", sample_weight)):
+            if value is not None and not isinstance(dataset, ArrayDataset):
+                raise ValueError(
+                    f"{name} needs array input; with a torch Dataset or a custom `dataset`, "
+                    f"return the {name} from the dataset and a criterion that uses it.")
         if margin is not None:
             margin = torch.from_numpy(self._check_margin(margin, len(dataset)).astype(np.float32))
             dataset.y = torch.column_stack([dataset.y, margin])
         if sample_weight is not None:
-            if not isinstance(dataset, ArrayDataset):
-                raise ValueError(
-                    "sample_weight needs array input; with a torch Dataset or a custom "
-                    "`dataset`, return the weights from the dataset and a criterion that uses them."
-                )
             dataset.y[:, 1] = torch.from_numpy(
                 check_sample_weight(sample_weight, len(dataset)).astype(np.float32))
         return dataset
