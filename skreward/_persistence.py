@@ -73,7 +73,24 @@ def _skreward_types():
 
 def _is_trusted(name, trusted):
     return (name in trusted or name in _TRUSTED_NAMES or name in _skreward_types()
-            or name.startswith(_TRUSTED_PREFIXES))
+            or _is_torch_class(name))
+
+
+def _is_torch_class(name):
+    """Whether ``name`` is a torch layer or optimizer *class*: a prefix alone would also
+    admit the functions of those modules (e.g. a global hook registrar)."""
+    import importlib
+
+    import torch
+
+    if not name.startswith(_TRUSTED_PREFIXES):
+        return False
+    module, _, attr = name.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        return False
+    return isinstance(obj, type) and issubclass(obj, (torch.nn.Module, torch.optim.Optimizer))
 
 
 class NetState:
@@ -125,6 +142,12 @@ class NetState:
         if not (isinstance(self.cls, type) and issubclass(self.cls, RewardNet)):
             raise ValueError(f"a stored net must be a RewardNet; the file names {self.cls!r}.")
         params = dict(self.params)
+        for name, value in params.items():  # what a file may set: data, or the classes save keeps
+            if callable(value) and not (isinstance(value, type) and issubclass(
+                    value, (torch.nn.Module, torch.optim.Optimizer, torch.utils.data.DataLoader,
+                            torch.utils.data.Dataset))):
+                raise ValueError(f"a stored net's parameter {name} must be data or a torch "
+                                 f"layer, optimizer or data class; the file holds {value!r}.")
         params["device"] = _device(params.get("device"), device)
         net = self.cls(**params)
         if self.weights is None:
@@ -133,6 +156,9 @@ class NetState:
             net.n_features_in_ = self.fitted["n_features_in_"]
         net.initialize()
         for name, value in self.fitted.items():  # initialize() may reset some of them
+            if not name.endswith("_") or name.startswith("__") or hasattr(type(net), name):
+                raise ValueError(f"a stored net's fitted attribute must be a name ending in "
+                                 f"'_' that the class does not define; the file holds {name!r}.")
             setattr(net, name, value)
         state = {name: torch.from_numpy(np.array(array)) for name, array in self.weights.items()}
         net.module_.load_state_dict(state)

@@ -200,3 +200,32 @@ def test_a_forged_net_entry_is_refused(comparisons, tmp_path):
         load(forged)
     with pytest.raises(ValueError, match="a stored net must be a RewardNet"):
         load(forged, trusted=["sklearn.linear_model._logistic.LogisticRegression"])
+
+
+def test_a_file_cannot_name_a_torch_function_or_set_class_attributes(tmp_path):
+    """Only torch layer and optimizer *classes* are trusted by prefix: a file naming a torch
+    function (here one that registers a hook on every module) is refused before it runs."""
+    import skops.io as sio
+    import torch
+    from torch.nn.modules.module import _global_forward_pre_hooks, register_module_forward_pre_hook
+
+    from skreward._persistence import NetState
+
+    state = object.__new__(NetState)
+    state.cls, state.weights, state.dropped, state.n_train_rows = BTRegressor, None, [], None
+    state.params, state.fitted = {"module": register_module_forward_pre_hook}, {}
+    path = tmp_path / "hook.skops"
+    sio.dump(state, path)
+    with pytest.raises(ValueError, match="does not trust.*register_module_forward_pre_hook"):
+        load(path)
+    assert len(_global_forward_pre_hooks) == 0
+    # trusted by the user, the rebuild still refuses a parameter that is code
+    with pytest.raises(ValueError, match="parameter module must be data or a torch layer"):
+        load(path, trusted=["torch.nn.modules.module.register_module_forward_pre_hook"])
+    assert len(_global_forward_pre_hooks) == 0
+    state.params, state.weights = {"module__hidden_sizes": (4,)}, {}
+    state.fitted = {"n_features_in_": 3, "prefixes_": ["module"]}  # a class attribute of skorch
+    sio.dump(state, path)
+    with pytest.raises(ValueError, match="fitted attribute .* the file holds 'prefixes_'"):
+        load(path)
+    assert isinstance(torch.nn.Linear(2, 1)(torch.ones(1, 2)), torch.Tensor)
