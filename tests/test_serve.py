@@ -153,6 +153,13 @@ def test_bad_requests_get_4xx_and_a_message(client, body, status, message):
     assert re.search(message, answer.json()["detail"])
 
 
+def test_json_nested_too_deeply_is_400(model):
+    with TestClient(create_app(model)) as client:
+        answer = client.post("/get_reward", content=b"[" * 100_000)
+    assert answer.status_code == 400
+    assert "nested too deeply" in answer.json()["detail"]
+
+
 def test_model_refusal_is_422_and_the_batch_survives(client, model):
     # an empty response is refused by the text front end: that request alone fails
     answer = client.post("/get_reward", json={"query": ["Hi"], "prompts": ["Hi"]})

@@ -109,6 +109,8 @@ def create_app(model, *, token=None, max_batch=1024, max_body_bytes=4_000_000,
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as error:
             raise ServeError(400, f"malformed JSON: {error}.") from None
+        except RecursionError:  # nesting deeper than the parser's recursion limit
+            raise ServeError(400, "malformed JSON: nested too deeply.") from None
         if not isinstance(data, dict):
             raise ServeError(422, f"the body must be a JSON object; got "
                                   f"{type(data).__name__}.")
