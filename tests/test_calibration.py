@@ -158,6 +158,29 @@ def test_groups_reach_the_splitter_with_metadata_routing(comparisons):
         sklearn.set_config(enable_metadata_routing=False)
 
 
+def test_groups_reach_only_the_splitter_without_metadata_routing(comparisons):
+    X, y = comparisons
+    groups = np.arange(len(X)) % 7
+    model = CalibratedReward(OrderConsistentClassifier(LogisticRegression()), cv=GroupKFold(3))
+    routed = CalibratedReward(OrderConsistentClassifier(LogisticRegression()), cv=GroupKFold(3))
+    sklearn.set_config(enable_metadata_routing=True)
+    try:
+        routed.fit(X, y, groups=groups)
+    finally:
+        sklearn.set_config(enable_metadata_routing=False)
+    assert model.fit(X, y, groups=groups).scale_ == pytest.approx(routed.scale_)
+
+
+def test_a_cv_that_is_not_a_partition_is_refused(comparisons):
+    from sklearn.model_selection import ShuffleSplit
+
+    X, y = comparisons
+    model = CalibratedReward(OrderConsistentClassifier(LogisticRegression()),
+                             cv=ShuffleSplit(2, test_size=0.2, random_state=0))
+    with pytest.raises(ValueError, match="cv must hold out every row exactly once.*never"):
+        model.fit(X, y)
+
+
 def test_composes_in_a_text_pipeline():
     triples = {"prompt": ["Hi", "Help", "Hello", "Bye"],
                "chosen": ["Hello! How can I help?", "Sure, happy to help.",

@@ -155,18 +155,27 @@ class CalibratedReward(RewardModelMixin, MetaEstimatorMixin, BaseEstimator):
             routed = process_routing(self, "fit", **fit_params)
             params, split_params = routed.estimator.fit, routed.splitter.split
         else:
-            params, split_params = fit_params, {"groups": fit_params.get("groups")}
+            params = {k: v for k, v in fit_params.items() if k != "groups"}  # the splitter's
+            split_params = {"groups": fit_params.get("groups")}
         if isinstance(self.estimator, FrozenEstimator):
             self.estimator_ = self.estimator
             held_out = self._rewards(self.estimator_, X)
         else:
             held_out = np.empty(X.shape[:2] if not items else len(X))
             cv = check_cv(self.cv, y, classifier=False)
+            times_held_out = np.zeros(len(X), dtype=int)
             for train, test in cv.split(X, y, **split_params):
                 fold = {k: _safe_indexing(v, train) if is_sample_aligned(v, len(X)) else v
                         for k, v in params.items()}
                 model = clone(self.estimator).fit(X[train], y[train], **fold)
                 held_out[test] = self._rewards(model, X[test])
+                times_held_out[test] += 1
+            if not (times_held_out == 1).all():  # every row needs exactly one held-out reward
+                raise ValueError(
+                    f"cv must hold out every row exactly once (a partition, as KFold and "
+                    f"GroupKFold make); {cv!r} held out "
+                    f"{int((times_held_out == 0).sum())} rows never and "
+                    f"{int((times_held_out > 1).sum())} more than once.")
             self.estimator_ = clone(self.estimator).fit(X, y, **params)
         rewards = self._rewards(self.estimator_, X)
         item_weight = None if weight is None else np.broadcast_to(
