@@ -10,6 +10,8 @@ from sklearn.model_selection import GridSearchCV, GroupKFold
 from skreward import BestOfNScorer, BTRegressor, OrderConsistentClassifier
 from skreward.active import (STRATEGIES, ActiveAnnotator, reward_features, select_pairs,
                              simulate_active_annotation)
+from skreward.active._doptimal import WhitenedPairs
+from skreward.active._greedy import greedy_select
 from skreward.datasets import make_preference_testbed
 
 
@@ -135,6 +137,17 @@ def test_greedy_picks_what_the_dense_reference_picks(strategy):
     assert chosen.tolist() == reference.tolist()
 
 
+def test_lazy_greedy_ends_when_more_gains_tie_than_the_hot_set_holds():
+    # 4,950 pairs of orthogonal unit items tie at the first pick: the hot set (here 1 row)
+    # must take the lowest-index tied candidates, which the pick takes too, or it loops
+    X = np.eye(100)
+    pool = all_pairs(100)
+    space = WhitenedPairs(X, pool, np.eye(100))
+    picks, _ = greedy_select(space, np.full(len(pool), 0.25), 5, hot=1)
+    reference, _ = greedy_select(space, np.full(len(pool), 0.25), 5, hot=len(pool))
+    assert picks.tolist() == reference.tolist() == [0, 197, 390, 579, 764]
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_fixed_seeds_give_identical_selections(strategy):
     data = make_preference_testbed(n_prompts=40, n_features=8, n_latent=4, random_state=0)
@@ -208,6 +221,8 @@ def test_bad_inputs_get_clear_errors():
         select_pairs(model, X, n_pairs=1, pool=[[0, 9]])
     with pytest.raises(ValueError, match="pool must be item index pairs"):
         select_pairs(model, X, n_pairs=1, pool=[0, 1, 2])
+    with pytest.raises(ValueError, match=r"pair \(1, 0\) at row 1, which repeats row 0"):
+        select_pairs(model, X, n_pairs=2, pool=[[0, 1], [1, 0], [2, 3]])
     with pytest.raises(ValueError, match="'strategy' parameter"):
         select_pairs(model, X, n_pairs=1, strategy="best")
     with pytest.raises(ValueError, match="n_labels must be increasing"):

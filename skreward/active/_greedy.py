@@ -158,8 +158,7 @@ def greedy_select(space, weights, n_select, chunk_size=8192, block=None, hot=204
                 top = (gains[best], entering[best])
         gains = weight[:size] * quad[:size]
         n_hot = min(hot, size)
-        hot_rows = (np.argpartition(-gains, n_hot - 1)[:n_hot] if n_hot < size
-                    else np.arange(size))
+        hot_rows = _top_rows(gains, active[:size], n_hot) if n_hot < size else np.arange(size)
         others = np.ones(size, dtype=bool)
         others[hot_rows] = False
         if others.any():
@@ -171,3 +170,14 @@ def greedy_select(space, weights, n_select, chunk_size=8192, block=None, hot=204
         hot_D = space.G[first[hot_rows]] - space.G[second[hot_rows]]
         hot_quad = quad[hot_rows].copy()
     return np.array(picks, dtype=np.int64), dict(entered=position, refreshes=refreshes)
+
+
+def _top_rows(gains, index, k):
+    """Rows of the ``k`` largest gains, ties broken by the smaller candidate index (as the
+    picks are): an arbitrary cut through tied gains would leave the pick outside the hot
+    set, and the loop would refresh for ever."""
+    threshold = -np.partition(-gains, k - 1)[k - 1]
+    above = np.flatnonzero(gains > threshold)
+    tied = np.flatnonzero(gains == threshold)
+    tied = tied[np.argsort(index[tied], kind="stable")][:k - len(above)]
+    return np.concatenate([above, tied])

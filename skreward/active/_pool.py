@@ -78,6 +78,14 @@ def candidate_pool(n_items, groups, pool, n_candidates, labelled, rng):
         candidates = check_pairs(pool, n_items, "pool")
         if len(candidates) and np.any(candidates[:, 0] == candidates[:, 1]):
             raise ValueError("pool pairs an item with itself; every candidate needs two items.")
+        keys = pair_keys(candidates, n_items)
+        _, first_rows = np.unique(keys, return_index=True)
+        if len(first_rows) < len(candidates):  # a batch must not pick one pair twice
+            repeat = int(np.setdiff1d(np.arange(len(keys)), first_rows)[0])
+            original = int(np.flatnonzero(keys == keys[repeat])[0])
+            raise ValueError(
+                f"pool holds the pair {tuple(candidates[repeat].tolist())} at row {repeat}, "
+                f"which repeats row {original} (pairs are unordered); pass each pair once.")
     if labelled is not None and len(labelled) and len(candidates):
         seen = np.isin(pair_keys(candidates, n_items), pair_keys(labelled, n_items))
         candidates = candidates[~seen]
