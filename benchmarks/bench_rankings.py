@@ -61,45 +61,19 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from sklearn.model_selection import GroupShuffleSplit
 
 from skreward import (BTRegressor, OrderConsistentClassifier, PlackettLuceRegressor,
-                      RewardMLPClassifier, SentenceEmbedder, ranking_to_pairs,
+                      RewardMLPClassifier, ranking_to_pairs,
                       simulate_comparisons, simulate_rankings)
-from skreward.datasets import load_scored_responses, make_preference_testbed
 from skreward.metrics import best_of_n_report
+
+from _splits import arena_splits, testbed_splits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(module__hidden_sizes=(256,), max_epochs=30)
-
-
-def testbed_splits(n_seeds):
-    for seed in range(n_seeds):
-        data = make_preference_testbed(n_prompts=500, n_responses=10, n_test_prompts=50,
-                                       n_candidates=100, random_state=seed)
-        yield seed, data.X, data.golden, data.groups, data.X_test, data.golden_test, \
-            data.groups_test
-
-
-def arena_splits(n_seeds, cache, log):
-    data = load_scored_responses(ROOT.parent / "shared" / "data" / "arena_bench_v1_scored.jsonl.gz")
-    start = time.perf_counter()
-    X = SentenceEmbedder(combine="concat", cache=cache).transform(data).astype(np.float32)
-    log(f"arena-bench: {len(data)} responses embedded in {time.perf_counter() - start:.0f} s "
-        f"(cache {cache})")
-    # identical (prompt, response) rows are one item: a ranking may not show an item twice
-    _, first = np.unique(X, axis=0, return_index=True)
-    keep = np.sort(first)
-    log(f"arena-bench: {len(X) - len(keep)} duplicate rows (same prompt and response) dropped")
-    X = X[keep]
-    golden = data["score"].to_numpy()[keep]
-    groups = pd.factorize(data["group"])[0][keep]
-    splits = GroupShuffleSplit(n_splits=n_seeds, test_size=0.2, random_state=0)
-    for seed, (train, test) in enumerate(splits.split(X, groups=groups)):
-        yield seed, X[train], golden[train], groups[train], X[test], golden[test], groups[test]
 
 
 def ranking_split(ids, seed):
@@ -196,7 +170,7 @@ def main(argv=None):
     if args.part in ("all", "testbed"):
         rows += run("testbed", testbed_splits(args.seeds), 4000, log)
     if args.part in ("all", "arena"):
-        rows += run("arena", arena_splits(args.seeds, args.cache, log), 3000, log)
+        rows += run("arena", arena_splits(args.seeds, args.cache, log, distinct=True), 3000, log)
     summary = summarise(pd.DataFrame(rows))
     print(table(summary))
     result = dict(

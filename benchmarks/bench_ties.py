@@ -60,36 +60,16 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy.optimize import brentq
-from sklearn.model_selection import GroupShuffleSplit
 
-from skreward import BTRegressor, SentenceEmbedder, TieAwareBTRegressor, simulate_comparisons
+from skreward import BTRegressor, TieAwareBTRegressor, simulate_comparisons
 from skreward._tie_simulation import davidson_tie_probability
-from skreward.datasets import load_scored_responses, make_preference_testbed
 from skreward.metrics import best_of_n_report
+
+from _splits import arena_splits, testbed_splits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(module__hidden_sizes=(256,))
 TIE_RATES = (0.1, 0.3)
-
-
-def testbed_splits(n_seeds):
-    for seed in range(n_seeds):
-        data = make_preference_testbed(n_prompts=300, n_responses=10, n_test_prompts=50,
-                                       n_candidates=100, random_state=seed)
-        yield seed, data.X, data.golden, data.groups, data.X_test, data.golden_test, \
-            data.groups_test
-
-
-def arena_splits(n_seeds, cache, log):
-    data = load_scored_responses(ROOT.parent / "shared" / "data" / "arena_bench_v1_scored.jsonl.gz")
-    start = time.perf_counter()
-    X = SentenceEmbedder(combine="concat", cache=cache).transform(data).astype(np.float32)
-    log(f"arena-bench: {len(data)} responses embedded in {time.perf_counter() - start:.0f} s")
-    golden = data["score"].to_numpy()
-    groups = pd.factorize(data["group"])[0]
-    splits = GroupShuffleSplit(n_splits=n_seeds, test_size=0.2, random_state=0)
-    for seed, (train, test) in enumerate(splits.split(X, groups=groups)):
-        yield seed, X[train], golden[train], groups[train], X[test], golden[test], groups[test]
 
 
 def tie_setting(mechanism, rate, golden, pairs, beta):
@@ -191,7 +171,7 @@ def main(argv=None):
     start = time.perf_counter()
     rows = []
     if args.part in ("all", "testbed"):
-        rows += run("testbed", testbed_splits(args.seeds), 2000, args.mechanisms, log)
+        rows += run("testbed", testbed_splits(args.seeds, n_prompts=300), 2000, args.mechanisms, log)
     if args.part in ("all", "arena"):
         rows += run("arena", arena_splits(args.seeds, args.cache, log), 3000, args.mechanisms, log)
     summary = summarise(pd.DataFrame(rows))

@@ -61,17 +61,16 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from lightgbm import LGBMClassifier
-from sklearn.model_selection import GroupShuffleSplit
 
 from skreward import (BTRegressor, FeedbackClassifier, OrderConsistentClassifier,
-                      RewardMLPClassifier, SentenceEmbedder, simulate_comparisons,
+                      RewardMLPClassifier, simulate_comparisons,
                       simulate_feedback)
-from skreward.datasets import load_scored_responses, make_preference_testbed
 from skreward.metrics import best_of_n_report
+
+from _splits import arena_splits, testbed_splits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(module__hidden_sizes=(256,))
@@ -96,27 +95,6 @@ PAIRED = {"BT-MLP": bt_mlp,
           "CLF-LGB": lambda seed: OrderConsistentClassifier(lgb(seed))}
 UNPAIRED = {"CLF-MLP": lambda seed: FeedbackClassifier(clf_mlp(seed)),
             "CLF-LGB": lambda seed: FeedbackClassifier(lgb(seed))}
-
-
-def testbed_splits(n_seeds):
-    for seed in range(n_seeds):
-        data = make_preference_testbed(n_prompts=500, n_responses=10, n_test_prompts=50,
-                                       n_candidates=100, random_state=seed)
-        yield seed, data.X, data.golden, data.groups, data.X_test, data.golden_test, \
-            data.groups_test
-
-
-def arena_splits(n_seeds, cache, log):
-    data = load_scored_responses(ROOT.parent / "shared" / "data" / "arena_bench_v1_scored.jsonl.gz")
-    start = time.perf_counter()
-    X = SentenceEmbedder(combine="concat", cache=cache).transform(data).astype(np.float32)
-    log(f"arena-bench: {len(data)} responses embedded in {time.perf_counter() - start:.0f} s "
-        f"(cache {cache})")
-    golden = data["score"].to_numpy()
-    groups = pd.factorize(data["group"])[0]
-    splits = GroupShuffleSplit(n_splits=n_seeds, test_size=0.2, random_state=0)
-    for seed, (train, test) in enumerate(splits.split(X, groups=groups)):
-        yield seed, X[train], golden[train], groups[train], X[test], golden[test], groups[test]
 
 
 def run(dataset, splits, budget, log):
