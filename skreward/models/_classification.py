@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import RewardModelMixin
 from ._logit import RESPONSE_METHODS, check_logit_readable, estimator_has, read_logit
+from ._nets import RewardNet
 from ._pairwise import PairwiseTransformer
 from .._validation import check_comparisons, check_items, fit_router, is_sample_aligned
 
@@ -126,6 +127,9 @@ default="auto"
             ``estimator.set_fit_request(sample_weight=True)``). A parameter
             with one value per comparison, such as ``sample_weight``, gives
             its value to both rows (winner and loser) of that comparison.
+            A neural classifier (a ``RewardMLPClassifier``) also gets
+            ``groups``, one per comparison unless passed, so that its
+            validation hold-out keeps both rows of a comparison together.
             A ``margin`` is refused: it shifts a comparison's reward
             difference, which a classifier of single items does not have
             (use :class:`~skreward.BTRegressor`, or express the strength of
@@ -153,6 +157,9 @@ default="auto"
         if _routing_enabled():
             fit_params = process_routing(self, "fit", **fit_params).estimator.fit
         rows = {key: _per_row(value, len(X)) for key, value in fit_params.items()}
+        if isinstance(self.estimator, RewardNet) and rows.get("groups") is None:
+            # A comparison's two rows on one side of the net's hold-out (see _holdout.py).
+            rows["groups"] = np.tile(np.arange(len(X)), 2)
         hard = bool(np.isin(y, [0, 1]).all())
         if hard:
             X_items, y_items = PairwiseTransformer("pointwise").fit_resample(X, y.astype(np.int64))

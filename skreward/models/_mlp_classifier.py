@@ -27,7 +27,15 @@ class RewardMLPClassifier(ClassifierMixin, RewardNet):
     ``fit(X, y, sample_weight=None)`` takes items, their hard labels and
     optionally a weight per item; a ``margin`` is refused (it belongs to a
     comparison's reward difference). Soft labels of comparisons reach it
-    through :class:`~skreward.OrderConsistentClassifier` as weighted rows. It is a skorch ``NeuralNet``: callbacks,
+    through :class:`~skreward.OrderConsistentClassifier` as weighted rows.
+
+    Early stopping holds out whole comparisons:
+    :class:`~skreward.OrderConsistentClassifier` gives the two rows of each
+    comparison one ``groups`` value, and the hold-out keeps a group's rows
+    on one side (with items split apart, a held-out winner's own loser is
+    trained on with the opposite label, and early stopping then restores an
+    under-trained epoch). The user guide's :ref:`early-stopping` section
+    gives the measurements. It is a skorch ``NeuralNet``: callbacks,
     ``history_``, ``warm_start``, ``partial_fit`` and ``module__*`` /
     ``optimizer__*`` parameters work as in skorch.
 

@@ -26,8 +26,9 @@ max_epochs : int, default=50
     Most passes over the training rows.
 validation_fraction : float or None, default=0.1
     Fraction of the training rows held out (seeded by ``random_state``) to
-    monitor ``valid_loss`` for early stopping. ``None``: no validation.
-    Ignored when ``train_split`` is given.
+    monitor for early stopping; with ``fit(..., groups=g)``, a fraction of
+    the groups, each whole. ``None``: no validation. Ignored when
+    ``train_split`` is given (which receives ``groups``).
 patience : int or None, default=5
     Stop after ``patience`` epochs without a better ``valid_loss`` and
     restore the weights of the best epoch. ``None``: no early stopping.

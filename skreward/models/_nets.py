@@ -12,7 +12,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.model_selection import ShuffleSplit
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
@@ -23,9 +22,10 @@ from skorch.utils import is_dataset, to_device, to_numpy, to_tensor
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Subset
 
 from .._validation import check_items, check_sample_weight
+from ._holdout import holdout_split
 from ._batching import ArrayDataset, PredictionRows, ShuffledSlices, Slices, gathers_batches
 from ._modules import RewardMLP
-from ._row_metadata import RowMetadataMixin
+from ._row_metadata import ROW_PARAMS, RowMetadataMixin
 from ._net_template import fill_docstring, merged_signature
 from ._torch_helpers import (accepts, check_device, may_draw_random_numbers, seeded_cpu_rng,
                              takes_n_features)
@@ -58,7 +58,10 @@ class RewardNet(RowMetadataMixin, NeuralNet):
       (not item by item and collated, as skorch's default dataset does);
     * ``validation_fraction`` holds out a seeded split, monitored by early
       stopping with ``patience`` that restores the best weights;
-    * ``fit(X, y, sample_weight=w)`` weights every training row's loss.
+    * ``fit(X, y, sample_weight=w)`` weights every training row's loss;
+    * ``fit(X, y, groups=g)`` keeps the rows of a group on one side of the
+      hold-out (:class:`~skreward.OrderConsistentClassifier` groups the two
+      rows of every comparison this way).
 
     A subclass implements the hooks :meth:`check_data` (validate and size),
     :meth:`_labels` (training targets), :meth:`_default_criterion` and
@@ -226,32 +229,34 @@ class RewardNet(RowMetadataMixin, NeuralNet):
                 check_sample_weight(sample_weight, len(dataset)).astype(np.float32))
         return dataset
 
-    def _validation_split(self, n_rows):
+    def _validation_split(self, n_rows, groups=None):
         """Row indices ``(train, valid)`` of the seeded ``validation_fraction`` hold-out."""
-        n_valid = int(np.ceil(self.validation_fraction * n_rows))
-        if n_valid >= n_rows:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} holds out {n_valid} of the "
-                f"{n_rows} training rows, leaving none to train on; fit on more rows, or "
-                "pass validation_fraction=None to train on all of them (without early stopping)."
-            )
-        split = ShuffleSplit(n_splits=1, test_size=self.validation_fraction,
-                             random_state=self._seed(_SPLIT))
-        return next(split.split(np.zeros((n_rows, 1))))
+        return holdout_split(n_rows, self.validation_fraction, self._seed(_SPLIT), groups)
 
-    def get_split_datasets(self, X, y=None, sample_weight=None, margin=None, **fit_params):
-        """Weight the rows, then hold out a seeded ``validation_fraction`` (or use ``train_split``)."""
-        dataset = self._weighted_dataset(X, y, **self._row_params(sample_weight=sample_weight,
-                                                                  margin=margin))
+    def get_split_datasets(self, X, y=None, sample_weight=None, margin=None, groups=None,
+                           **fit_params):
+        """Weight the rows, then hold out a seeded ``validation_fraction`` (or use ``train_split``).
+
+        ``groups`` (one per row) keeps the rows of a group on one side of the hold-out.
+        """
+        rows = self._row_params(sample_weight=sample_weight, margin=margin, groups=groups)
+        groups = rows.pop("groups")
+        dataset = self._weighted_dataset(X, y, **rows)
         if self.train_split is not None:
+            if groups is not None:  # as skorch's ValidSplit takes them
+                fit_params["groups"] = groups
             return self.train_split(dataset, **fit_params) if y is None else self.train_split(
                 dataset, y, **fit_params)
         if self.validation_fraction is None:
             return dataset, None
-        train, valid = self._validation_split(len(dataset))
+        train, valid = self._validation_split(len(dataset), groups)
         if isinstance(dataset, ArrayDataset):
-            return dataset.take(train), dataset.take(valid)
+            return dataset.take(train), self._held_out(dataset, valid, groups)
         return Subset(dataset, train), Subset(dataset, valid)
+
+    def _held_out(self, dataset, rows, groups):
+        """The validation set of the held-out ``rows`` (a hook: a subclass may regroup them)."""
+        return dataset.take(rows)
 
     def get_iterator(self, dataset, training=False):
         """Batches by index lists; training batches are shuffled (seeded by ``random_state``).
@@ -339,10 +344,11 @@ class RewardNet(RowMetadataMixin, NeuralNet):
     def infer(self, x, **fit_params):
         """Rewards of a batch of items ``(..., n_features) -> (...)``, all in one module call.
 
-        ``sample_weight`` and ``margin`` (fit parameters of the loss) are not passed to the module.
+        ``sample_weight``, ``margin`` and ``groups`` (fit parameters of the loss and the
+        hold-out) are not passed to the module.
         """
-        fit_params.pop("sample_weight", None)
-        fit_params.pop("margin", None)
+        for name in ROW_PARAMS:
+            fit_params.pop(name, None)
         x = to_tensor(x, device=self.device)
         return self.module_(x.reshape(-1, x.shape[-1]), **fit_params).reshape(x.shape[:-1])
 

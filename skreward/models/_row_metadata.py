@@ -1,4 +1,5 @@
-"""Per-row metadata of the neural reward models' loss (``sample_weight``, ``margin``).
+"""Per-row metadata of the neural reward models' loss and hold-out (``sample_weight``,
+``margin``, ``groups``).
 
 skorch (1.4) with scikit-learn's metadata routing enabled hands
 ``get_split_datasets`` only the metadata routed to its ``train_split``; the
@@ -10,16 +11,18 @@ builds the same dataset with routing on or off.
 
 from sklearn.utils.metadata_routing import _routing_enabled
 
-ROW_PARAMS = ("sample_weight", "margin")
+ROW_PARAMS = ("sample_weight", "margin", "groups")
 
 
 class RowMetadataMixin:
-    """``sample_weight`` and ``margin`` reach ``get_split_datasets`` with routing on or off."""
+    """``sample_weight``, ``margin`` and ``groups`` reach ``get_split_datasets``, routing on or off."""
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         if not _routing_enabled():
             return super().fit_loop(X, y, epochs, **fit_params)
         self._routed_rows = {k: fit_params[k] for k in ROW_PARAMS if k in fit_params}
+        # groups only place rows in the hold-out: not metadata that skorch would route.
+        fit_params.pop("groups", None)
         try:
             return super().fit_loop(X, y, epochs, **fit_params)
         finally:
