@@ -107,11 +107,19 @@ class HeldOutComparisonsClassifier(RewardMLPClassifier):
     def _logit(self, rewards, labels):
         return rewards if rewards.dim() == 1 else rewards[:, 0] - rewards[:, 1]
 
-    def _held_out(self, dataset, rows, groups):
-        pairs = None if groups is None else paired_rows(
-            rows, dataset.y[:, 0].numpy(), dataset.y[:, 1].numpy(), groups)
+    def get_split_datasets(self, X, y=None, sample_weight=None, margin=None, groups=None,
+                           **fit_params):
+        """The default split, its held-out rows then paired into (winner, loser) comparisons."""
+        train, valid = super().get_split_datasets(X, y, sample_weight=sample_weight,
+                                                  margin=margin, groups=groups, **fit_params)
+        if groups is None or valid is None or self.train_split is not None:
+            return train, valid
+        dataset = self._weighted_dataset(X, y, sample_weight=sample_weight)
+        rows = self._validation_split(len(dataset), groups)[1]  # the same seeded rows
+        pairs = paired_rows(rows, dataset.y[:, 0].numpy(), dataset.y[:, 1].numpy(), groups)
         if pairs is None:
-            return dataset.take(rows)
+            return train, valid
         winners, losers = (torch.as_tensor(index) for index in pairs)
         targets = torch.column_stack([torch.ones(len(winners)), dataset.y[winners, 1]])
-        return ArrayDataset(torch.stack([dataset.X[winners], dataset.X[losers]], dim=1), targets)
+        return train, ArrayDataset(torch.stack([dataset.X[winners], dataset.X[losers]], dim=1),
+                                   targets)

@@ -22,8 +22,8 @@ from skorch.utils import is_dataset, to_device, to_numpy, to_tensor
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Subset
 
 from .._validation import check_items, check_sample_weight
-from ._holdout import holdout_split
 from ._batching import ArrayDataset, PredictionRows, ShuffledSlices, Slices, gathers_batches
+from ._holdout import holdout_split
 from ._modules import RewardMLP
 from ._row_metadata import ROW_PARAMS, RowMetadataMixin
 from ._net_template import fill_docstring, merged_signature
@@ -251,12 +251,8 @@ class RewardNet(RowMetadataMixin, NeuralNet):
             return dataset, None
         train, valid = self._validation_split(len(dataset), groups)
         if isinstance(dataset, ArrayDataset):
-            return dataset.take(train), self._held_out(dataset, valid, groups)
+            return dataset.take(train), dataset.take(valid)
         return Subset(dataset, train), Subset(dataset, valid)
-
-    def _held_out(self, dataset, rows, groups):
-        """The validation set of the held-out ``rows`` (a hook: a subclass may regroup them)."""
-        return dataset.take(rows)
 
     def get_iterator(self, dataset, training=False):
         """Batches by index lists; training batches are shuffled (seeded by ``random_state``).
