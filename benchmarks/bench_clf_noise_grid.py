@@ -201,7 +201,7 @@ def table(summary):
     spread = summary.pivot_table(index=["dataset", "pairing", "beta", "n_pairs"],
                                  columns="model", values="oracle_fraction_std",
                                  dropna=False).reindex(wide.index)
-    seeds = summary.groupby(["dataset", "pairing", "beta", "n_pairs"])["seeds"].min()
+    seeds = summary.groupby(["dataset", "pairing", "beta", "n_pairs"])["seeds"].max()
     names = [m for m in ("BT-MLP lib", "BT-MLP plain", "BT-MLP authors", "CLF-MLP lib",
                          "CLF-MLP before", "CLF-MLP difference loss",
                          "CLF-MLP rescaled difference loss",
