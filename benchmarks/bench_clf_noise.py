@@ -42,14 +42,14 @@ Setting: the synthetic testbed (a fresh one per seed: 500 training prompts
 x 10 responses, 64 features; 50 test prompts x 100 candidates, Best-of-16)
 and arena-bench (768-d MiniLM prompt + response embeddings, 80/20 by prompt;
 Best-of-N at the smallest test prompt's size, 13-15), same-prompt
-comparisons, ``beta`` in {0.3, 1}, 2,000 and 6,000 comparisons (causes) or
-2,000 (trajectories); 2 seeds (``--seeds``). The network is the default
-:class:`skreward.RewardMLP` (1024 -> 512 -> 1) in every row. The full grid
+comparisons, ``beta`` in {0.3, 1}, 2,000 comparisons (``--sizes``), 2 seeds
+(``--seeds``). The network is the default :class:`skreward.RewardMLP`
+(1024 -> 512 -> 1) in every row. The full grid
 (all noise levels, sizes and pairings, 5 seeds, the authors' recipe) is
 ``bench_clf_noise_grid.py``.
 
 Writes ``benchmarks/results/clf_noise.json`` and prints the tables. Run from
-the repository root (about 30 minutes on two shared cores)::
+the repository root (about 20 minutes on two shared cores)::
 
     PYTHONPATH=. nice -n 10 python benchmarks/bench_clf_noise.py
 """
@@ -264,7 +264,7 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="+", default=["testbed", "arena"])
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--betas", type=float, nargs="+", default=[0.3, 1.0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 6000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000])
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "clf_noise.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
